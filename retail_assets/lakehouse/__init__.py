@@ -1,0 +1,1 @@
+"""The Iceberg lakehouse: catalog access and the bronze table."""

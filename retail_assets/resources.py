@@ -1,0 +1,80 @@
+"""Dagster resources: thin, environment-configured handles on S3, Pulsar and the Iceberg catalog.
+
+Every setting comes from the environment through `dg.EnvVar` (see `resources_from_env`), so
+the embedded stack and production differ only in environment variables.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from retail_assets.lakehouse.catalog import open_catalog
+from retail_assets.objectstore import check_bucket, make_s3_client
+from retail_assets.streaming.connection import check_broker, open_client
+
+
+class ObjectStoreResource(dg.ConfigurableResource):
+    """S3-compatible object store (SeaweedFS locally, MinIO in production)."""
+
+    endpoint_url: str | None = Field(default=None, description="S3 endpoint; None = AWS")
+    region: str = "us-east-1"
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    videos_bucket: str = "videos"
+    detections_bucket: str = "detections"
+
+    def client(self) -> Any:
+        return make_s3_client(self.endpoint_url, self.region, self.access_key_id, self.secret_access_key)
+
+    def check(self) -> None:
+        client = self.client()
+        check_bucket(client, self.videos_bucket, "RVA_VIDEOS_BUCKET")
+        check_bucket(client, self.detections_bucket, "RVA_DETECTIONS_BUCKET")
+
+
+class PulsarResource(dg.ConfigurableResource):
+    """Pulsar broker (Pulsar Lite locally, Apache Pulsar in production)."""
+
+    service_url: str = "pulsar://127.0.0.1:6650"
+    topic: str = "persistent://retail/metadata/events"
+
+    def client(self) -> Any:
+        return open_client(self.service_url)
+
+    def check(self) -> None:
+        check_broker(self.service_url, self.topic)
+
+
+class IcebergCatalogResource(dg.ConfigurableResource):
+    """An Iceberg catalog configured by pyiceberg's own `PYICEBERG_CATALOG__<NAME>__*` settings."""
+
+    catalog_name: str = "lakehouse"
+    namespace: str = "rva"
+
+    def catalog(self) -> Any:
+        return open_catalog(self.catalog_name)
+
+
+def resources_from_env() -> dict[str, dg.ConfigurableResource]:
+    """Resources bound to environment variables, resolved when a run starts (never stored)."""
+    return {
+        "object_store": ObjectStoreResource(
+            endpoint_url=dg.EnvVar("AWS_ENDPOINT_URL_S3"),
+            region=dg.EnvVar("AWS_REGION"),
+            access_key_id=dg.EnvVar("AWS_ACCESS_KEY_ID"),
+            secret_access_key=dg.EnvVar("AWS_SECRET_ACCESS_KEY"),
+            videos_bucket=dg.EnvVar("RVA_VIDEOS_BUCKET"),
+            detections_bucket=dg.EnvVar("RVA_DETECTIONS_BUCKET"),
+        ),
+        "pulsar": PulsarResource(
+            service_url=dg.EnvVar("PULSAR_SERVICE_URL"),
+            topic=dg.EnvVar("PULSAR_TOPIC"),
+        ),
+        "lakehouse": IcebergCatalogResource(
+            catalog_name=dg.EnvVar("RVA_CATALOG"),
+            namespace=dg.EnvVar("RVA_NAMESPACE"),
+        ),
+    }

@@ -1,0 +1,45 @@
+"""`retail-assets stack up|down|status|env`."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from retail_assets.stack.services import EmbeddedStack, StackError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dir", default=None, help="state directory (default: $RVA_STACK_DIR or ./.retail)")
+    sub = parser.add_subparsers(dest="action", required=True)
+    sub.add_parser("up", help="start SeaweedFS and Pulsar Lite, create buckets, catalog and namespace")
+    down = sub.add_parser("down", help="stop the processes this stack started; data is kept")
+    down.add_argument("--purge", action="store_true", help="also delete the state directory")
+    sub.add_parser("status", help="each service, its endpoint, pid and health")
+    sub.add_parser("env", help="print `export NAME=value` lines for a shell, dagster dev or other tools")
+
+
+def run(args: argparse.Namespace) -> int:
+    stack = EmbeddedStack(args.dir)
+    try:
+        if args.action == "up":
+            for line in stack.up():
+                print(line)
+            print(f'state in {stack.root}; load settings with: eval "$(retail-assets stack env)"')
+        elif args.action == "down":
+            for line in stack.down(purge=args.purge):
+                print(line)
+        elif args.action == "status":
+            rows = stack.status()
+            for row in rows:
+                health = "healthy" if row.healthy else "DOWN"
+                pid = row.pid if row.pid is not None else "-"
+                print(f"{row.name:36} {health:8} pid {pid!s:8} {row.endpoint}  {row.detail}")
+            return 0 if all(r.healthy for r in rows) else 1
+        elif args.action == "env":
+            for name, value in stack.env().items():
+                print(f"export {name}={shlex.quote(value)}")
+    except StackError as exc:
+        print(f"retail-assets stack {args.action}: {exc}", file=sys.stderr)
+        return 1
+    return 0

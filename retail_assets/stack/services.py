@@ -1,0 +1,455 @@
+"""The embedded stack: SeaweedFS (S3 + Iceberg REST) and Pulsar Lite as local background processes.
+
+Everything lives under one state directory (default `.retail/`): service data, logs, the
+Iceberg SQL catalog (SQLite) and `stack.json`, which records the ports and pids this stack
+started so that `down` stops only its own processes and a second stack never collides.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import psutil
+
+from retail_assets.settings import DEFAULT_CATALOG, DEFAULT_NAMESPACE, DEFAULT_TOPIC
+
+BUCKETS = ("videos", "detections", "warehouse")
+TABLE_BUCKET = "rva-tables"
+REST_CATALOG = "lakehouse-rest"
+# Loopback-only development credentials; override with RVA_STACK_ACCESS_KEY / RVA_STACK_SECRET_KEY.
+DEV_ACCESS_KEY = "rva-local"
+DEV_SECRET_KEY = "rva-local-secret"
+STATE_FILE = "stack.json"
+SEAWEED_PORTS = (
+    "master",
+    "master_grpc",
+    "volume",
+    "volume_grpc",
+    "filer",
+    "filer_grpc",
+    "s3",
+    "s3_grpc",
+    "iceberg",
+    "lance",
+    "metrics",
+    "s3_metrics",
+    "admin",
+)
+
+
+class StackError(RuntimeError):
+    """The embedded stack could not be started or inspected."""
+
+
+def default_root() -> Path:
+    return Path(os.environ.get("RVA_STACK_DIR", ".retail")).resolve()
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _port_open(port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _pick_ports(names: tuple[str, ...], taken: set[int]) -> dict[str, int]:
+    """Random free loopback ports in 20000-29999; SeaweedFS's admin also needs admin+10000 free."""
+    rng = random.SystemRandom()
+    ports: dict[str, int] = {}
+    while len(ports) < len(names):
+        name = names[len(ports)]
+        port = rng.randint(20000, 29999)
+        wanted = [port, port + 10000] if name == "admin" else [port]
+        if any(p in taken or not _port_free(p) for p in wanted):
+            continue
+        taken.update(wanted)
+        ports[name] = port
+    return ports
+
+
+@dataclass
+class ServiceRecord:
+    name: str
+    pid: int | None = None
+    create_time: float | None = None
+    ports: dict[str, int] = field(default_factory=dict)
+    log: str = ""
+
+    def process(self) -> psutil.Process | None:
+        """The live process this record started, or None (a reused pid is not ours)."""
+        if self.pid is None:
+            return None
+        try:
+            proc = psutil.Process(self.pid)
+            if self.create_time is not None and abs(proc.create_time() - self.create_time) > 1:
+                return None
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return None
+            return proc
+        except psutil.Error:
+            return None
+
+
+@dataclass
+class ServiceStatus:
+    name: str
+    endpoint: str
+    pid: int | None
+    healthy: bool
+    detail: str
+
+
+def _seaweed_binary() -> str:
+    candidate = Path(sys.executable).parent / "weed"
+    found = str(candidate) if candidate.exists() else shutil.which("weed")
+    if not found:
+        raise StackError("SeaweedFS binary `weed` not found: install the project (`make install`).")
+    return found
+
+
+def _pulsar_lite_binary() -> str:
+    try:
+        from pulsar_lite.binary_finder import find_pulsar_lite_binary
+    except ImportError as exc:
+        raise StackError("pulsar-lite is not installed: install the project (`make install`).") from exc
+    return find_pulsar_lite_binary()
+
+
+class EmbeddedStack:
+    """Start, inspect and stop the local services; all state below `root`."""
+
+    def __init__(self, root: Path | str | None = None) -> None:
+        self.root = Path(root).resolve() if root else default_root()
+        self.access_key = os.environ.get("RVA_STACK_ACCESS_KEY") or DEV_ACCESS_KEY
+        self.secret_key = os.environ.get("RVA_STACK_SECRET_KEY") or DEV_SECRET_KEY
+
+    # -- state -----------------------------------------------------------------------------
+    @property
+    def state_path(self) -> Path:
+        return self.root / STATE_FILE
+
+    @property
+    def catalog_db(self) -> Path:
+        return self.root / "catalog" / "lakehouse.db"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.root / "dagster_home"
+
+    def _load(self) -> dict[str, ServiceRecord]:
+        if not self.state_path.exists():
+            return {}
+        raw = json.loads(self.state_path.read_text())
+        return {name: ServiceRecord(**rec) for name, rec in raw.get("services", {}).items()}
+
+    def _save(self, records: dict[str, ServiceRecord]) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"services": {n: asdict(r) for n, r in records.items()}}, indent=2))
+        tmp.replace(self.state_path)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def up(self, timeout: float = 90.0) -> list[str]:
+        """Start whatever is not running; return one human-readable line per service."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        records = self._load()
+        messages: list[str] = []
+        taken = {p for rec in records.values() for p in rec.ports.values()}
+
+        seaweed = records.get("seaweedfs") or ServiceRecord("seaweedfs")
+        if seaweed.process():
+            messages.append(f"seaweedfs already running (pid {seaweed.pid}, S3 {self._s3_url(seaweed)})")
+        else:
+            seaweed = self._start_seaweed(seaweed, taken)
+            messages.append(f"seaweedfs started (pid {seaweed.pid}, S3 {self._s3_url(seaweed)})")
+        records["seaweedfs"] = seaweed
+
+        pulsar = records.get("pulsar") or ServiceRecord("pulsar")
+        if pulsar.process():
+            messages.append(f"pulsar-lite already running (pid {pulsar.pid}, {self._pulsar_url(pulsar)})")
+        else:
+            pulsar = self._start_pulsar(pulsar, taken)
+            messages.append(f"pulsar-lite started (pid {pulsar.pid}, {self._pulsar_url(pulsar)})")
+        records["pulsar"] = pulsar
+        self._save(records)
+
+        self._wait_ready(records, timeout)
+        self._init_catalog(records)
+        self.dagster_home.mkdir(parents=True, exist_ok=True)
+        messages.append(f"iceberg catalog '{DEFAULT_CATALOG}' ready (sqlite {self.catalog_db})")
+        return messages
+
+    def down(self, purge: bool = False, timeout: float = 30.0) -> list[str]:
+        """Stop the processes this stack started (by recorded pid); keep data unless purge."""
+        records = self._load()
+        messages = []
+        for name, rec in records.items():
+            proc = rec.process()
+            if proc is None:
+                messages.append(f"{name}: not running")
+                continue
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except psutil.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+            messages.append(f"{name}: stopped (pid {rec.pid})")
+            rec.pid = None
+            rec.create_time = None
+        if purge:
+            shutil.rmtree(self.root, ignore_errors=True)
+            messages.append(f"purged {self.root}")
+        elif records:
+            self._save(records)
+        return messages
+
+    def status(self) -> list[ServiceStatus]:
+        records = self._load()
+        seaweed = records.get("seaweedfs", ServiceRecord("seaweedfs"))
+        pulsar = records.get("pulsar", ServiceRecord("pulsar"))
+        out = []
+        s3_ok = bool(seaweed.process()) and self._s3_healthy(seaweed)
+        out.append(
+            ServiceStatus(
+                "s3 (seaweedfs)",
+                self._s3_url(seaweed),
+                seaweed.pid if seaweed.process() else None,
+                s3_ok,
+                "buckets " + ",".join(BUCKETS) if s3_ok else "not responding",
+            )
+        )
+        iceberg_ok = bool(seaweed.process()) and _port_open(seaweed.ports.get("iceberg", 0))
+        out.append(
+            ServiceStatus(
+                "iceberg rest (seaweedfs)",
+                self._iceberg_url(seaweed),
+                seaweed.pid if seaweed.process() else None,
+                iceberg_ok,
+                f"table bucket {TABLE_BUCKET}" if iceberg_ok else "not responding",
+            )
+        )
+        pulsar_ok = bool(pulsar.process()) and _port_open(pulsar.ports.get("broker", 0))
+        out.append(
+            ServiceStatus(
+                "pulsar (pulsar-lite)",
+                self._pulsar_url(pulsar),
+                pulsar.pid if pulsar.process() else None,
+                pulsar_ok,
+                f"topic {DEFAULT_TOPIC}" if pulsar_ok else "not responding",
+            )
+        )
+        catalog_ok = self.catalog_db.exists()
+        out.append(
+            ServiceStatus(
+                f"iceberg sql catalog '{DEFAULT_CATALOG}'",
+                f"sqlite:///{self.catalog_db}",
+                None,
+                catalog_ok,
+                "warehouse s3://warehouse/" if catalog_ok else "missing",
+            )
+        )
+        return out
+
+    def env(self) -> dict[str, str]:
+        """Environment that points any tool at this stack (S3, Pulsar, pyiceberg, Dagster)."""
+        records = self._load()
+        if "seaweedfs" not in records or "pulsar" not in records:
+            raise StackError(f"no stack recorded under {self.root}: run `retail-assets stack up` first")
+        seaweed, pulsar = records["seaweedfs"], records["pulsar"]
+        s3_url = self._s3_url(seaweed)
+        sql = "PYICEBERG_CATALOG__LAKEHOUSE__"
+        rest = f"PYICEBERG_CATALOG__{REST_CATALOG.upper().replace('-', '_')}__"
+        return {
+            "AWS_ENDPOINT_URL_S3": s3_url,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_REGION": "us-east-1",
+            "RVA_VIDEOS_BUCKET": "videos",
+            "RVA_DETECTIONS_BUCKET": "detections",
+            "PULSAR_SERVICE_URL": self._pulsar_url(pulsar),
+            "PULSAR_TOPIC": DEFAULT_TOPIC,
+            "RVA_CATALOG": DEFAULT_CATALOG,
+            "RVA_NAMESPACE": DEFAULT_NAMESPACE,
+            f"{sql}TYPE": "sql",
+            f"{sql}URI": f"sqlite:///{self.catalog_db}",
+            f"{sql}WAREHOUSE": "s3://warehouse/",
+            f"{sql}S3__ENDPOINT": s3_url,
+            f"{sql}S3__ACCESS_KEY_ID": self.access_key,
+            f"{sql}S3__SECRET_ACCESS_KEY": self.secret_key,
+            f"{sql}S3__REGION": "us-east-1",
+            f"{rest}TYPE": "rest",
+            f"{rest}URI": self._iceberg_url(seaweed),
+            f"{rest}WAREHOUSE": f"s3://{TABLE_BUCKET}/",
+            f"{rest}CREDENTIAL": f"{self.access_key}:{self.secret_key}",
+            f"{rest}S3__ENDPOINT": s3_url,
+            f"{rest}S3__ACCESS_KEY_ID": self.access_key,
+            f"{rest}S3__SECRET_ACCESS_KEY": self.secret_key,
+            f"{rest}S3__REGION": "us-east-1",
+            "DAGSTER_HOME": str(self.dagster_home),
+            "YOLO_OFFLINE": "true",
+        }
+
+    # -- internals -------------------------------------------------------------------------
+    @staticmethod
+    def _s3_url(rec: ServiceRecord) -> str:
+        return f"http://127.0.0.1:{rec.ports.get('s3', '?')}"
+
+    @staticmethod
+    def _iceberg_url(rec: ServiceRecord) -> str:
+        return f"http://127.0.0.1:{rec.ports.get('iceberg', '?')}"
+
+    @staticmethod
+    def _pulsar_url(rec: ServiceRecord) -> str:
+        return f"pulsar://127.0.0.1:{rec.ports.get('broker', '?')}"
+
+    def _reuse_or_pick(self, rec: ServiceRecord, names: tuple[str, ...], taken: set[int]) -> dict[str, int]:
+        """Keep the recorded ports (so printed env stays valid) when they are all still free."""
+        if set(rec.ports) == set(names) and all(_port_free(p) for p in rec.ports.values()):
+            return rec.ports
+        taken.difference_update(rec.ports.values())
+        return _pick_ports(names, taken)
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, float, str]:
+        log_path = self.root / "logs" / f"{name}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        return proc.pid, psutil.Process(proc.pid).create_time(), str(log_path)
+
+    def _start_seaweed(self, rec: ServiceRecord, taken: set[int]) -> ServiceRecord:
+        ports = self._reuse_or_pick(rec, SEAWEED_PORTS, taken)
+        data = self.root / "seaweedfs"
+        data.mkdir(parents=True, exist_ok=True)
+        argv = [
+            _seaweed_binary(),
+            "mini",
+            f"-dir={data}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-master.port={ports['master']}",
+            f"-master.port.grpc={ports['master_grpc']}",
+            f"-volume.port={ports['volume']}",
+            f"-volume.port.grpc={ports['volume_grpc']}",
+            f"-filer.port={ports['filer']}",
+            f"-filer.port.grpc={ports['filer_grpc']}",
+            f"-s3.port={ports['s3']}",
+            f"-s3.port.grpc={ports['s3_grpc']}",
+            f"-s3.port.iceberg={ports['iceberg']}",
+            f"-s3.port.lance={ports['lance']}",
+            f"-metricsPort={ports['metrics']}",
+            f"-s3.metricsPort={ports['s3_metrics']}",
+            f"-admin.port={ports['admin']}",
+            f"-admin.port.grpc={ports['admin'] + 10000}",
+            "-admin.ui=false",
+            "-webdav=false",
+            f"-bucket={','.join(BUCKETS)}",
+            f"-tableBucket={TABLE_BUCKET}",
+        ]
+        env = {**os.environ, "AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key}
+        pid, created, log = self._spawn("seaweedfs", argv, env, data)
+        return ServiceRecord("seaweedfs", pid, created, ports, log)
+
+    def _start_pulsar(self, rec: ServiceRecord, taken: set[int]) -> ServiceRecord:
+        ports = self._reuse_or_pick(rec, ("broker",), taken)
+        data = self.root / "pulsar"
+        data.mkdir(parents=True, exist_ok=True)
+        argv = [
+            _pulsar_lite_binary(),
+            "--addr",
+            f"127.0.0.1:{ports['broker']}",
+            "--db-path",
+            str(data / "broker.db"),
+            "--log-level",
+            "warn",
+        ]
+        pid, created, log = self._spawn("pulsar", argv, dict(os.environ), data)
+        return ServiceRecord("pulsar", pid, created, ports, log)
+
+    def _s3_healthy(self, rec: ServiceRecord) -> bool:
+        from retail_assets.objectstore import make_s3_client
+
+        try:
+            client = make_s3_client(self._s3_url(rec), "us-east-1", self.access_key, self.secret_key)
+            names = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
+        except Exception:
+            return False
+        return set(BUCKETS) <= names
+
+    def _wait_ready(self, records: dict[str, ServiceRecord], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        seaweed, pulsar = records["seaweedfs"], records["pulsar"]
+        waiting = {"seaweedfs", "pulsar"}
+        while waiting and time.monotonic() < deadline:
+            for name, rec in (("seaweedfs", seaweed), ("pulsar", pulsar)):
+                if name in waiting and rec.process() is None:
+                    raise StackError(f"{name} exited during start-up; see its log {rec.log}")
+            if "seaweedfs" in waiting and self._s3_healthy(seaweed) and _iceberg_ready(seaweed):
+                waiting.discard("seaweedfs")
+            if "pulsar" in waiting and _port_open(pulsar.ports["broker"]):
+                waiting.discard("pulsar")
+            if waiting:
+                time.sleep(0.5)
+        if waiting:
+            logs = ", ".join(records[n].log for n in sorted(waiting))
+            raise StackError(f"{', '.join(sorted(waiting))} not ready after {timeout:.0f}s; see {logs}")
+
+    def _init_catalog(self, records: dict[str, ServiceRecord]) -> None:
+        from pyiceberg.catalog.sql import SqlCatalog
+        from pyiceberg.exceptions import NamespaceAlreadyExistsError
+
+        self.catalog_db.parent.mkdir(parents=True, exist_ok=True)
+        env = self.env()
+        prefix = "PYICEBERG_CATALOG__LAKEHOUSE__"
+        props = {
+            "uri": env[f"{prefix}URI"],
+            "warehouse": env[f"{prefix}WAREHOUSE"],
+            "s3.endpoint": env[f"{prefix}S3__ENDPOINT"],
+            "s3.access-key-id": self.access_key,
+            "s3.secret-access-key": self.secret_key,
+            "s3.region": "us-east-1",
+        }
+        catalog = SqlCatalog(DEFAULT_CATALOG, **props)
+        with contextlib.suppress(NamespaceAlreadyExistsError):
+            catalog.create_namespace(DEFAULT_NAMESPACE)
+
+
+def _iceberg_ready(rec: ServiceRecord) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{rec.ports['iceberg']}/v1/config", timeout=1):
+            return True
+    except urllib.error.HTTPError:
+        return True  # answering at all (even 401) means the catalog is serving
+    except OSError:
+        return False

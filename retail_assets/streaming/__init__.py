@@ -1,0 +1,1 @@
+"""Pulsar: publishing NDJSON detection events and reading them back."""
