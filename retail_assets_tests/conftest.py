@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -52,3 +59,77 @@ def unique_topic(stack: EmbeddedStack) -> str:
 def test_output_dir() -> Path:
     TEST_OUTPUT.mkdir(exist_ok=True)
     return TEST_OUTPUT
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    host: str
+    port: int
+    user: str
+    password: str
+
+    def dsn(self, db: str, driver: str = "postgresql+psycopg2") -> str:
+        return f"{driver}://{self.user}:{self.password}@{self.host}:{self.port}/{db}"
+
+
+def _postgres_bindir() -> Path | None:
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parent.parent.name)
+    )
+    return candidates[-1].parent if candidates else None
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A private PostgreSQL server (Debian's packages) on a free port, with `dagster` and `iceberg` DBs."""
+    bindir = _postgres_bindir()
+    if bindir is None:
+        pytest.fail("PostgreSQL server binaries not found: `make system-deps` installs Debian's postgresql")
+    # Not under pytest's tmp dir: that is private to root, and the server runs as `postgres`.
+    root = Path(tempfile.mkdtemp(prefix="rva-postgres-"))
+    data, sockets = root / "data", root / "sockets"
+    sockets.mkdir()
+    password = secrets.token_hex(16)
+    (root / "pw").write_text(password)
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(root, "postgres")
+        shutil.chown(sockets, "postgres")
+        shutil.chown(root / "pw", "postgres")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    run = functools.partial(subprocess.run, check=True, capture_output=True, text=True)
+    run([*as_postgres, str(bindir / "initdb"), "-D", str(data), "-U", "rva", "--auth=scram-sha-256",
+         f"--pwfile={root / 'pw'}"])  # fmt: skip
+    (root / "pw").unlink()
+    opts = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1"
+    run(
+        [
+            *as_postgres,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            opts,
+            "-l",
+            str(root / "log"),
+            "-w",
+            "start",
+        ]
+    )
+    server = PostgresServer("127.0.0.1", port, "rva", password)
+    try:
+        import psycopg2
+
+        conn = psycopg2.connect(host=server.host, port=port, user="rva", password=password, dbname="postgres")
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("CREATE DATABASE dagster")
+            cur.execute("CREATE DATABASE iceberg")
+        conn.close()
+        yield server
+    finally:
+        run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"])
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the tests and the demo use: the sample video (opencv-doc), headless Chromium
-# for the UI test, PostgreSQL for the production-configuration tests.
+# for the UI test, PostgreSQL for the production-configuration tests, docker-compose to validate
+# docker-compose.yml offline.
 set -euo pipefail
 
-packages=(opencv-doc chromium chromium-driver postgresql)
+packages=(opencv-doc chromium chromium-driver postgresql docker-compose)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
