@@ -1,0 +1,26 @@
+"""The store-day asset graph: raw_videos -> detections -> pulsar_events -> bronze_raw.
+
+Every asset key lives under the `rva` prefix; groups follow the data's home: `videos` (S3),
+`events` (Pulsar), `lakehouse` (Iceberg).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from retail_assets.partitions import store_day_partitions
+
+KEY_PREFIX = "rva"
+DETECTIONS_OP = f"{KEY_PREFIX}__detections"
+
+# Each store-day is an independent unit of work (its own NDJSON objects, Pulsar receipts and
+# Iceberg partition overwrite), so a backfill runs one partition per run: a broken store-day
+# fails alone, runs retry alone, and the `inference` pool spreads runs over the workers.
+PER_PARTITION_BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
+
+store_day_job = dg.define_asset_job(
+    "store_day_job",
+    selection=dg.AssetSelection.key_prefixes([KEY_PREFIX]),
+    partitions_def=store_day_partitions,
+    description="Everything for one store-day: video manifest, inference, publishing, bronze.",
+)

@@ -1,0 +1,71 @@
+"""`new_video_sensor`: one run per new video in the bucket, stores registered as they appear."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from retail_assets.assets import DETECTIONS_OP, store_day_job
+from retail_assets.assets.inventory import ScanCursor, scan_bucket
+from retail_assets.partitions import STORES_PARTITIONS_NAME, store_timezone_from_env, stores
+from retail_assets.resources import ObjectStoreResource
+
+MAX_OBJECTS_PER_TICK = 2000
+MAX_MALFORMED_LOGGED = 20
+
+
+def video_run_request(key: str, etag: str, partition_key: str, store_id: str) -> dg.RunRequest:
+    """The run for one video: its partition, inference restricted to that video, a stable run key."""
+    return dg.RunRequest(
+        run_key=f"{key}@{etag}",
+        partition_key=partition_key,
+        run_config=dg.RunConfig(ops={DETECTIONS_OP: {"config": {"video_keys": [key]}}}),
+        tags={"rva/video_key": key, "rva/video_etag": etag, "rva/store": store_id, "rva/trigger": "sensor"},
+    )
+
+
+@dg.sensor(
+    job=store_day_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Lists the videos bucket after a cursor kept per <store>/<camera>/ prefix; registers new "
+        "stores as `stores` partitions and requests one run per new video (run key <key>@<etag>). "
+        "Keys outside the layout are reported in the tick and skipped."
+    ),
+)
+def new_video_sensor(
+    context: dg.SensorEvaluationContext, object_store: ObjectStoreResource
+) -> dg.SensorResult:
+    cursor = ScanCursor.from_json(context.cursor)
+    known = set(context.instance.get_dynamic_partitions(STORES_PARTITIONS_NAME))
+    scan = scan_bucket(
+        object_store.client(),
+        object_store.videos_bucket,
+        cursor,
+        timezone=store_timezone_from_env(),
+        known_stores=known,
+        max_objects=MAX_OBJECTS_PER_TICK,
+    )
+    for bad in scan.malformed[:MAX_MALFORMED_LOGGED]:
+        context.log.warning(f"skipped s3://{object_store.videos_bucket}/{bad.key}: {bad.reason}")
+    if len(scan.malformed) > MAX_MALFORMED_LOGGED:
+        context.log.warning(
+            f"... and {len(scan.malformed) - MAX_MALFORMED_LOGGED} more keys outside the layout"
+        )
+    summary = (
+        f"{len(scan.new_videos)} new videos, {len(scan.new_stores)} new stores, "
+        f"{len(scan.malformed)} keys outside the layout skipped; "
+        f"{scan.objects_examined} objects examined in {scan.list_calls} list requests"
+        + ("; more remain for the next tick" if scan.truncated else "")
+    )
+    context.log.info(summary)
+    requests = [
+        video_run_request(v.video.key, v.etag, v.video.partition_key, v.video.store_id)
+        for v in scan.new_videos
+    ]
+    return dg.SensorResult(
+        run_requests=requests,
+        skip_reason=None if requests else dg.SkipReason(f"nothing new: {summary}"),
+        cursor=scan.cursor.to_json(),
+        dynamic_partitions_requests=[stores.build_add_request(scan.new_stores)] if scan.new_stores else [],
+    )

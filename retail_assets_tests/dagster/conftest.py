@@ -1,0 +1,70 @@
+"""Fixtures for the Dagster layer: fresh buckets, a short real clip, resources bound to the stack."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import dagster as dg
+import pytest
+
+from retail_assets.resources import IcebergCatalogResource, ObjectStoreResource, PulsarResource
+
+VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+CLIP_FRAMES = 30
+
+
+@pytest.fixture(scope="session")
+def short_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first frames of OpenCV's vtest.avi (PETS 2009, people walking) as a small MJPG .avi."""
+    if not VTEST.exists():
+        pytest.fail(f"{VTEST} is missing: install Debian's opencv-doc package (make system-deps)")
+    src = cv2.VideoCapture(str(VTEST))
+    fps = src.get(cv2.CAP_PROP_FPS) or 10.0
+    ok, frame = src.read()
+    assert ok, f"cannot decode {VTEST}"
+    out = tmp_path_factory.mktemp("clip") / "clip.avi"
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), fps, (frame.shape[1], frame.shape[0]))
+    for _ in range(CLIP_FRAMES):
+        writer.write(frame)
+        ok, frame = src.read()
+        if not ok:
+            break
+    writer.release()
+    src.release()
+    return out
+
+
+@pytest.fixture
+def fresh_buckets(stack, s3) -> Iterator[tuple[str, str]]:
+    """A new (videos, detections) bucket pair, so a test sees only its own objects."""
+    suffix = uuid.uuid4().hex[:10]
+    names = (f"videos-{suffix}", f"detections-{suffix}")
+    for name in names:
+        s3.create_bucket(Bucket=name)
+    yield names
+
+
+def stack_resources(stack, videos_bucket: str, detections_bucket: str, topic: str) -> dict[str, object]:
+    """The code location's resources with explicit values taken from the stack's environment."""
+    env = stack.env()
+    return {
+        "object_store": ObjectStoreResource(
+            endpoint_url=env["AWS_ENDPOINT_URL_S3"],
+            region=env["AWS_REGION"],
+            access_key_id=env["AWS_ACCESS_KEY_ID"],
+            secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            videos_bucket=videos_bucket,
+            detections_bucket=detections_bucket,
+        ),
+        "pulsar": PulsarResource(service_url=env["PULSAR_SERVICE_URL"], topic=topic),
+        "lakehouse": IcebergCatalogResource(catalog_name=env["RVA_CATALOG"], namespace=env["RVA_NAMESPACE"]),
+    }
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as inst:
+        yield inst

@@ -1,0 +1,156 @@
+"""new_video_sensor against a real bucket: thousands of objects, new, already-seen and malformed keys."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from itertools import product
+
+import dagster as dg
+import pytest
+
+from retail_assets.assets import DETECTIONS_OP
+from retail_assets.assets.inventory import ScanCursor, scan_bucket
+from retail_assets.partitions import STORES_PARTITIONS_NAME
+from retail_assets.sensors import MAX_OBJECTS_PER_TICK, new_video_sensor
+from retail_assets_tests.dagster.conftest import stack_resources
+
+STORES = ("store-001", "store-002", "store-003")
+CAMERAS = ("cam-1", "cam-2")
+DATES = ("2026-11-26", "2026-11-27", "2026-11-28", "2026-11-29", "2026-11-30")
+MALFORMED = {
+    "README.txt": "not inside",
+    "store-001/notes.txt": "not inside",
+    "store-001/cam-1/2026-11-28/lunch.mp4": "file name",
+    "store-001/cam-1/2026-11-28/093000.txt": "extension",
+    "store-001/cam-1/2026-13-45/090000.mp4": "impossible date",
+    "bad store!/cam-1/2026-11-28/090000.mp4": "store id",
+}
+
+
+def _upload(s3, bucket: str, keys: list[str]) -> None:
+    def put(key: str) -> None:
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(put, keys))
+
+
+def _tick(instance: dg.DagsterInstance, resources: dict, cursor: str | None) -> dg.SensorResult:
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+    result = new_video_sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    # What the daemon does with a tick's result: register the new stores.
+    for request in result.dynamic_partitions_requests or []:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    return result
+
+
+@pytest.fixture
+def loaded_bucket(stack, s3, fresh_buckets):
+    videos, _ = fresh_buckets
+    times = [f"{9 + i // 60:02d}{i % 60:02d}00" for i in range(100)]
+    valid = [f"{s}/{c}/{d}/{t}.mp4" for s, c, d, t in product(STORES, CAMERAS, DATES, times)]
+    _upload(s3, videos, valid + list(MALFORMED))
+    etags = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=videos):
+        etags.update({o["Key"]: o["ETag"].strip('"') for o in page.get("Contents", [])})
+    return valid, etags
+
+
+def test_sensor_requests_one_run_per_video_over_thousands_of_objects(
+    stack, s3, fresh_buckets, loaded_bucket, instance, capfd: pytest.CaptureFixture
+) -> None:
+    videos_bucket, detections_bucket = fresh_buckets
+    valid, etags = loaded_bucket
+    assert len(valid) == 3000
+    resources = stack_resources(stack, videos_bucket, detections_bucket, "unused")
+
+    requests: list[dg.RunRequest] = []
+    cursor = None
+    ticks = 0
+    while True:
+        result = _tick(instance, resources, cursor)
+        ticks += 1
+        cursor = result.cursor
+        if not result.run_requests:
+            break
+        requests.extend(result.run_requests)
+        assert len(result.run_requests) <= MAX_OBJECTS_PER_TICK
+        assert ticks < 10
+
+    # Exactly one run per valid video, keyed by key@etag, in that video's partition.
+    assert len(requests) == len(valid)
+    assert {r.run_key for r in requests} == {f"{k}@{etags[k]}" for k in valid}
+    by_key = {r.tags["rva/video_key"]: r for r in requests}
+    sample = by_key["store-002/cam-2/2026-11-27/093000.mp4"]
+    assert sample.partition_key == "2026-11-27|store-002"
+    assert sample.run_config["ops"][DETECTIONS_OP]["config"]["video_keys"] == [sample.tags["rva/video_key"]]
+    assert ticks == 3  # 3,000 videos at 2,000 per tick, then a tick with nothing new
+    assert sorted(instance.get_dynamic_partitions(STORES_PARTITIONS_NAME)) == list(STORES)
+
+    # Every malformed key was reported in a tick, with what is wrong, and never requested.
+    logged = capfd.readouterr().err  # the tick's log
+    for key, reason in MALFORMED.items():
+        assert key in logged, key
+        assert reason in logged, reason
+        assert key not in by_key
+
+    # The last tick requested nothing; it listed only the two stray keys that sit outside any
+    # camera prefix, and did not report them again.
+    message = result.skip_reason.skip_message
+    assert "0 new videos" in message and "0 keys outside the layout" in message
+    assert " 2 objects examined" in message
+
+
+def test_a_tick_with_nothing_new_does_work_independent_of_bucket_size(
+    stack, s3, fresh_buckets, loaded_bucket, instance
+) -> None:
+    videos_bucket, _ = fresh_buckets
+    first = scan_bucket(s3, videos_bucket, ScanCursor(), max_objects=10_000)
+    assert len(first.new_videos) == 3000
+    assert first.objects_examined == 3000 + len(MALFORMED)
+
+    second = scan_bucket(s3, videos_bucket, first.cursor, known_stores=set(STORES), max_objects=10_000)
+    assert second.new_videos == [] and second.malformed == [] and second.new_stores == []
+    # One listing of the root, one per store prefix (4, including the malformed one), one per
+    # camera prefix (7): the same for 3,000 objects as for 30. Only stray top-level keys are listed.
+    assert second.list_calls == 1 + 4 + 7
+    assert second.objects_examined == 2  # README.txt and store-001/notes.txt, listed but not reported again
+
+
+def test_sensor_sees_new_videos_and_new_stores_after_the_cursor(stack, s3, fresh_buckets, instance) -> None:
+    videos_bucket, detections_bucket = fresh_buckets
+    resources = stack_resources(stack, videos_bucket, detections_bucket, "unused")
+    _upload(
+        s3, videos_bucket, ["store-001/cam-1/2026-11-28/090000.mp4", "store-001/cam-1/2026-11-28/091500.mp4"]
+    )
+    first = _tick(instance, resources, None)
+    assert [r.tags["rva/video_key"] for r in first.run_requests] == [
+        "store-001/cam-1/2026-11-28/090000.mp4",
+        "store-001/cam-1/2026-11-28/091500.mp4",
+    ]
+    assert instance.get_dynamic_partitions(STORES_PARTITIONS_NAME) == ["store-001"]
+
+    again = _tick(instance, resources, first.cursor)
+    assert again.run_requests == []  # already seen: nothing requested twice
+
+    _upload(
+        s3,
+        videos_bucket,
+        [
+            "store-001/cam-1/2026-11-28/093000.mp4",  # after the camera's cursor
+            "store-001/cam-2/2026-11-28/080000.mp4",  # a new camera of a known store
+            "store-007/cam-1/2026-11-29/120000_entrance.avi",  # a new store
+            "store-001/cam-1/2026-11-28/085959.mp4",  # late: sorts before the cursor (nightly rerun's job)
+        ],
+    )
+    third = _tick(instance, resources, again.cursor)
+    requested = {r.tags["rva/video_key"]: r for r in third.run_requests}
+    assert set(requested) == {
+        "store-001/cam-1/2026-11-28/093000.mp4",
+        "store-001/cam-2/2026-11-28/080000.mp4",
+        "store-007/cam-1/2026-11-29/120000_entrance.avi",
+    }
+    assert requested["store-007/cam-1/2026-11-29/120000_entrance.avi"].partition_key == "2026-11-29|store-007"
+    assert third.dynamic_partitions_requests[0].partition_keys == ["store-007"]
+    assert sorted(instance.get_dynamic_partitions(STORES_PARTITIONS_NAME)) == ["store-001", "store-007"]
