@@ -1,0 +1,366 @@
+"""The bronze table `rva.bronze_raw`: detection events exactly as Pulsar carried them.
+
+`write_bronze_partition` rebuilds one store-day from the publish receipts: it reads each
+receipt's messages back from Pulsar, parses `event_id`, `store_id`, `camera_id` and `ts` out of
+each payload, drops repeated event ids, and replaces the partition's rows in ONE Iceberg
+commit. Until that commit nothing of the write is visible, so a crash leaves the previous
+rows intact (and at most unreferenced data files behind).
+
+Memory is bounded by `batch_size`: messages are turned into Arrow batches of that size and
+each batch is appended to the same open transaction (its Parquet files are written at once),
+so only one batch of rows is held at a time. The delete of the old rows and all appends are
+committed together: readers see either the old partition or the complete new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import pulsar
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import (
+    CommitFailedException,
+    NamespaceAlreadyExistsError,
+    NoSuchTableError,
+    TableAlreadyExistsError,
+)
+from pyiceberg.expressions import And, BooleanExpression, EqualTo
+from pyiceberg.partitioning import PartitionField, PartitionSpec
+from pyiceberg.schema import Schema
+from pyiceberg.table import Table
+from pyiceberg.transforms import IdentityTransform
+from pyiceberg.types import DateType, NestedField, StringType, TimestamptzType
+
+from retail_assets.errors import InputError, RetailAssetsError, SetupError
+from retail_assets.streaming.partition_keys import parse_partition_key
+from retail_assets.streaming.publisher import PublishReceipt
+from retail_assets.streaming.reader import MessageColumns, read_receipt_columns
+
+BRONZE_TABLE = "rva.bronze_raw"
+# Snapshot summary properties naming the write (readable with `table.snapshots()`).
+SNAPSHOT_RUN_ID = "rva.dagster_run_id"
+SNAPSHOT_PARTITION = "rva.partition"
+
+_COLUMNS: list[tuple[str, object, str]] = [
+    ("event_id", StringType(), "event id from the payload (deterministic, unique per partition)"),
+    ("store_id", StringType(), "store from the payload; partition column"),
+    ("camera_id", StringType(), "camera from the payload"),
+    ("event_ts", TimestamptzType(), "the event's true UTC time (`ts` of the payload)"),
+    ("event_date", DateType(), "store-day of the Dagster partition; partition column"),
+    ("payload", StringType(), "the NDJSON line exactly as received from Pulsar"),
+    ("pulsar_message_id", StringType(), "hex of the Pulsar MessageId (MessageId.deserialize reads it)"),
+    ("pulsar_publish_ts", TimestamptzType(), "broker publish time"),
+    ("producer_name", StringType(), "producer of the publish attempt that the receipt names"),
+    ("video_key", StringType(), "video the event was detected in"),
+    ("ingested_at", TimestamptzType(), "when this bronze write started"),
+    ("dagster_run_id", StringType(), "run that wrote the partition"),
+    ("source_partition", StringType(), "Dagster partition key <YYYY-MM-DD>|<store_id>"),
+]
+BRONZE_SCHEMA = Schema(
+    *[
+        NestedField(field_id=i, name=name, field_type=kind, required=True, doc=doc)  # type: ignore[arg-type]
+        for i, (name, kind, doc) in enumerate(_COLUMNS, start=1)
+    ]
+)
+BRONZE_PARTITION_SPEC = PartitionSpec(
+    PartitionField(source_id=2, field_id=1000, transform=IdentityTransform(), name="store_id"),
+    PartitionField(source_id=5, field_id=1001, transform=IdentityTransform(), name="event_date"),
+)
+_TS = pa.timestamp("us", tz="UTC")
+ARROW_SCHEMA = pa.schema(
+    [
+        pa.field("event_id", pa.string(), nullable=False),
+        pa.field("store_id", pa.string(), nullable=False),
+        pa.field("camera_id", pa.string(), nullable=False),
+        pa.field("event_ts", _TS, nullable=False),
+        pa.field("event_date", pa.date32(), nullable=False),
+        pa.field("payload", pa.string(), nullable=False),
+        pa.field("pulsar_message_id", pa.string(), nullable=False),
+        pa.field("pulsar_publish_ts", _TS, nullable=False),
+        pa.field("producer_name", pa.string(), nullable=False),
+        pa.field("video_key", pa.string(), nullable=False),
+        pa.field("ingested_at", _TS, nullable=False),
+        pa.field("dagster_run_id", pa.string(), nullable=False),
+        pa.field("source_partition", pa.string(), nullable=False),
+    ]
+)
+_PAYLOAD_FIELDS = pa.schema(
+    [("event_id", pa.string()), ("store_id", pa.string()), ("camera_id", pa.string()), ("ts", pa.string())]
+)
+
+
+class BronzeWriteError(RetailAssetsError):
+    """A bronze partition could not be written; the table still shows its previous rows."""
+
+
+@dataclass(frozen=True)
+class BronzeCommit:
+    table: str
+    partition_key: str
+    rows: int
+    duplicates_dropped: int
+    snapshot_id: int | None
+    data_files: list[str]
+    receipts: int = 0
+    messages_read: int = 0
+    commit_attempts: int = 1
+
+
+def ensure_bronze_table(catalog: Catalog, identifier: str = BRONZE_TABLE) -> Table:
+    """Load the bronze table, creating its namespace and the table when missing."""
+    namespace = identifier.rsplit(".", 1)[0]
+    with contextlib.suppress(NamespaceAlreadyExistsError):
+        if not catalog.namespace_exists(namespace):
+            catalog.create_namespace(namespace)
+    try:
+        table = catalog.load_table(identifier)
+    except NoSuchTableError:
+        try:
+            table = catalog.create_table(
+                identifier, schema=BRONZE_SCHEMA, partition_spec=BRONZE_PARTITION_SPEC
+            )
+        except TableAlreadyExistsError:  # another writer created it a moment ago
+            table = catalog.load_table(identifier)
+    missing = [name for name, _, _ in _COLUMNS if name not in table.schema().column_names]
+    if missing:
+        raise SetupError(f"Iceberg table {identifier} exists but lacks bronze column(s) {', '.join(missing)}")
+    return table
+
+
+def partition_filter(store_id: str, event_date: date) -> BooleanExpression:
+    return And(EqualTo("store_id", store_id), EqualTo("event_date", event_date))
+
+
+def write_bronze_partition(
+    catalog: Catalog,
+    client: pulsar.Client,
+    receipts: list[PublishReceipt],
+    *,
+    store_id: str,
+    event_date: date,
+    partition_key: str,
+    run_id: str,
+    batch_size: int = 50_000,
+    identifier: str = BRONZE_TABLE,
+    commit_attempts: int = 5,
+    backoff_s: float = 0.5,
+    on_batch: Callable[[int], None] | None = None,
+) -> BronzeCommit:
+    """Replace one store-day's bronze rows with exactly the receipts' messages, in one commit.
+
+    A concurrent commit (another partition written at the same time) makes the catalog reject
+    ours; the write is then redone on the refreshed table, up to `commit_attempts` times with
+    growing, jittered pauses, before a BronzeWriteError. `on_batch(rows)` is called after each
+    batch is written to storage (rows written so far), for progress reporting.
+    """
+    day = parse_partition_key(partition_key)
+    if (day.store_id, day.day) != (store_id, event_date):
+        raise InputError(
+            f"partition key {partition_key!r} does not match store_id={store_id!r}, event_date={event_date}"
+        )
+    for receipt in receipts:
+        if receipt.partition_key != partition_key:
+            raise InputError(
+                f"receipt of {receipt.video_key} belongs to partition {receipt.partition_key!r}, not {partition_key!r}"
+            )
+    last_error: Exception | None = None
+    for attempt in range(1, commit_attempts + 1):
+        table = ensure_bronze_table(catalog, identifier)
+        try:
+            return _write_once(
+                table,
+                client,
+                receipts,
+                identifier,
+                store_id,
+                event_date,
+                partition_key,
+                run_id,
+                batch_size,
+                attempt,
+                on_batch,
+            )
+        except CommitFailedException as exc:
+            last_error = exc
+            if attempt < commit_attempts:
+                time.sleep(backoff_s * 2 ** (attempt - 1) * (1 + random.random()))
+    raise BronzeWriteError(
+        f"bronze partition {partition_key} of {identifier}: {commit_attempts} commits were rejected because "
+        f"other writers committed first (last: {last_error}); nothing was changed, run again"
+    ) from last_error
+
+
+def _write_once(
+    table: Table,
+    client: pulsar.Client,
+    receipts: list[PublishReceipt],
+    identifier: str,
+    store_id: str,
+    event_date: date,
+    partition_key: str,
+    run_id: str,
+    batch_size: int,
+    attempt: int,
+    on_batch: Callable[[int], None] | None,
+) -> BronzeCommit:
+    ingested_at = datetime.now(UTC)
+    properties = {SNAPSHOT_RUN_ID: run_id, SNAPSHOT_PARTITION: partition_key}
+    txn = table.transaction()
+    txn.delete(partition_filter(store_id, event_date), snapshot_properties=properties)
+    batches = _Batches(store_id, event_date, partition_key, run_id, ingested_at, batch_size)
+    for arrow_batch in batches.build(_columns_of(client, receipts, batch_size)):
+        txn.append(arrow_batch, snapshot_properties=properties)
+        if on_batch is not None:
+            on_batch(batches.rows)
+    committed = txn.commit_transaction()
+    snapshot = committed.current_snapshot()
+    files = [
+        task.file.file_path
+        for task in committed.scan(row_filter=partition_filter(store_id, event_date)).plan_files()
+    ]
+    return BronzeCommit(
+        table=identifier,
+        partition_key=partition_key,
+        rows=batches.rows,
+        duplicates_dropped=batches.duplicates,
+        snapshot_id=snapshot.snapshot_id if snapshot else None,
+        data_files=sorted(files),
+        receipts=len(receipts),
+        messages_read=batches.messages,
+        commit_attempts=attempt,
+    )
+
+
+def _columns_of(
+    client: pulsar.Client, receipts: Iterable[PublishReceipt], batch_size: int
+) -> Iterable[tuple[PublishReceipt, MessageColumns]]:
+    for receipt in receipts:
+        for columns in read_receipt_columns(client, receipt, batch_size):
+            yield receipt, columns
+
+
+@dataclass
+class _Batches:
+    """Turns received messages into bronze Arrow tables of at most `batch_size` rows."""
+
+    store_id: str
+    event_date: date
+    partition_key: str
+    run_id: str
+    ingested_at: datetime
+    batch_size: int
+    rows: int = 0
+    duplicates: int = 0
+    messages: int = 0
+    _seen: set[str] = field(default_factory=set)  # event ids of this partition (32 hex chars each)
+
+    def build(self, received: Iterable[tuple[PublishReceipt, MessageColumns]]) -> Iterable[pa.Table]:
+        pending: list[pa.Table] = []
+        pending_rows = 0
+        for receipt, columns in received:
+            self.messages += len(columns)
+            table = self._to_arrow(receipt, columns)
+            if table.num_rows == 0:
+                continue
+            pending.append(table)
+            pending_rows += table.num_rows
+            if pending_rows >= self.batch_size:
+                yield self._emit(pending)
+                pending, pending_rows = [], 0
+        if pending:
+            yield self._emit(pending)
+
+    def _emit(self, tables: list[pa.Table]) -> pa.Table:
+        combined = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        self.rows += combined.num_rows
+        return combined
+
+    def _to_arrow(self, receipt: PublishReceipt, columns: MessageColumns) -> pa.Table:
+        parsed = _parse_payloads(columns)
+        if not pc.all(pc.equal(parsed["store_id"], self.store_id)).as_py():
+            raise BronzeWriteError(
+                f"receipt of {receipt.video_key} carries events of another store than {self.store_id} "
+                f"(partition {self.partition_key}); re-publish the video under its own partition"
+            )
+        keep = self._first_occurrences(parsed["event_id"].to_pylist())
+        n = len(columns)
+        table = pa.Table.from_arrays(
+            [
+                parsed["event_id"],
+                parsed["store_id"],
+                parsed["camera_id"],
+                pc.cast(parsed["ts"], _TS),
+                pa.array([self.event_date] * n, pa.date32()),
+                pa.array(columns.payloads, pa.string()),
+                pa.array(columns.message_ids, pa.string()),
+                pc.cast(pa.array(columns.publish_ts_ms, pa.timestamp("ms", tz="UTC")), _TS),
+                pa.array([receipt.producer_name] * n, pa.string()),
+                pa.array([receipt.video_key] * n, pa.string()),
+                pa.array([self.ingested_at] * n, _TS),
+                pa.array([self.run_id] * n, pa.string()),
+                pa.array([self.partition_key] * n, pa.string()),
+            ],
+            schema=ARROW_SCHEMA,
+        )
+        return table if keep is None else table.filter(pa.array(keep, pa.bool_()))
+
+    def _first_occurrences(self, event_ids: list[str]) -> list[bool] | None:
+        """None when every id is new (the common case, checked with set operations); else a mask
+        keeping the first row of each id."""
+        batch_ids = set(event_ids)
+        if len(batch_ids) == len(event_ids) and self._seen.isdisjoint(batch_ids):
+            self._seen |= batch_ids
+            return None
+        return self._mask(event_ids)
+
+    def _mask(self, event_ids: list[str]) -> list[bool]:
+        keep = []
+        for event_id in event_ids:
+            new = event_id not in self._seen
+            if new:
+                self._seen.add(event_id)
+            else:
+                self.duplicates += 1
+            keep.append(new)
+        return keep
+
+
+def _parse_payloads(columns: MessageColumns) -> pa.Table:
+    """event_id, store_id, camera_id, ts of every payload (one Arrow JSON parse per batch)."""
+    block = b"\n".join(columns.payloads)
+    try:
+        parsed = pa_json.read_json(
+            io.BytesIO(block),
+            read_options=pa_json.ReadOptions(block_size=max(len(block) + 1, 1 << 20)),
+            parse_options=pa_json.ParseOptions(
+                explicit_schema=_PAYLOAD_FIELDS, unexpected_field_behavior="ignore"
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise BronzeWriteError(
+            f"a message payload is not a detection event: {_first_bad(columns) or exc}"
+        ) from exc
+    if parsed.num_rows != len(columns) or any(parsed.column(n).null_count for n in _PAYLOAD_FIELDS.names):
+        raise BronzeWriteError(f"a message payload is not a detection event: {_first_bad(columns)}")
+    return parsed
+
+
+def _first_bad(columns: MessageColumns) -> str | None:
+    for payload, message_id in zip(columns.payloads, columns.message_ids, strict=True):
+        try:
+            event = json.loads(payload)
+            if not isinstance(event, dict) or any(event.get(n) is None for n in _PAYLOAD_FIELDS.names):
+                return f"message {message_id} lacks one of {', '.join(_PAYLOAD_FIELDS.names)}"
+        except ValueError as exc:
+            return f"message {message_id} is not JSON ({exc})"
+    return None

@@ -1,0 +1,53 @@
+"""One video's NDJSON from S3 to Pulsar, ending with its receipt: the unit the pipeline runs.
+
+Order matters for exactly-once: messages are sent and flushed, dead letters are written, and
+only then the receipt is stored. A crash or fault anywhere before the receipt leaves the
+previous receipt (or none) in force, so the orphan messages of this attempt never count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pulsar
+
+from retail_assets.streaming.dead_letters import S3DeadLetterSink
+from retail_assets.streaming.publisher import PublishReceipt, publish_ndjson
+from retail_assets.streaming.receipts import ReceiptStore
+from retail_assets.streaming.sources import iter_s3_lines
+
+
+def publish_video(
+    client: pulsar.Client,
+    s3_client: Any,
+    topic: str,
+    ndjson_uri: str,
+    *,
+    partition_key: str,
+    run_id: str,
+    video_key: str,
+    receipts: ReceiptStore,
+    ndjson_etag: str | None = None,
+    max_pending: int = 10_000,
+    send_timeout_ms: int = 30_000,
+    on_progress: Callable[[int], None] | None = None,
+) -> PublishReceipt:
+    """Publish `ndjson_uri` (s3://...) for `video_key`; dead letters and receipt go to `receipts.bucket`."""
+    sink = S3DeadLetterSink(s3_client, receipts.bucket, partition_key, video_key)
+    receipt = publish_ndjson(
+        client,
+        topic,
+        iter_s3_lines(s3_client, ndjson_uri),
+        source=ndjson_uri,
+        partition_key=partition_key,
+        run_id=run_id,
+        video_key=video_key,
+        dead_letters=sink,
+        max_pending=max_pending,
+        ndjson_etag=ndjson_etag,
+        send_timeout_ms=send_timeout_ms,
+        on_progress=on_progress,
+    )
+    receipts.put(receipt)
+    return receipt

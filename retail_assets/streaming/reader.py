@@ -1,0 +1,121 @@
+"""Reading exactly a receipt's messages back from a topic other producers write to as well.
+
+A reader starts at the receipt's first message id (inclusive) and stops at its last one. In
+between, messages of other producers (other videos, other stores, orphans of crashed
+publishes) are skipped: only messages from the receipt's producer name, which is unique per
+publish attempt, and carrying the receipt's run and video properties are returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pulsar
+
+from retail_assets.errors import RetailAssetsError
+from retail_assets.streaming.publisher import PROP_RUN_ID, PROP_VIDEO_KEY, PublishReceipt
+from retail_assets.streaming.schema import detection_event_schema
+
+
+class ReadError(RetailAssetsError):
+    """A receipt's messages could not all be read back (retention, wrong topic, broker down)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedMessage:
+    payload: bytes
+    message_id: str  # hex of MessageId.serialize()
+    publish_ts_ms: int
+    producer_name: str
+
+
+@dataclass
+class MessageColumns:
+    """A batch of received messages, column by column (what the bronze writer consumes)."""
+
+    payloads: list[bytes] = field(default_factory=list)
+    message_ids: list[str] = field(default_factory=list)
+    publish_ts_ms: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.payloads)
+
+
+def read_receipt_columns(
+    client: pulsar.Client, receipt: PublishReceipt, batch_size: int = 50_000, timeout_ms: int = 10_000
+) -> Iterator[MessageColumns]:
+    """The receipt's messages in publish order, `batch_size` at a time, as columns."""
+    if receipt.messages_sent == 0 or receipt.first_message_id is None or receipt.last_message_id is None:
+        return
+    first = pulsar.MessageId.deserialize(bytes.fromhex(receipt.first_message_id))
+    last = pulsar.MessageId.deserialize(bytes.fromhex(receipt.last_message_id))
+    try:
+        reader = client.create_reader(
+            receipt.topic,
+            first,
+            schema=detection_event_schema(),
+            receiver_queue_size=5000,
+            start_message_id_inclusive=True,
+        )
+    except Exception as exc:
+        raise ReadError(
+            f"cannot open a reader on {receipt.topic} for {receipt.video_key} ({type(exc).__name__}: {exc})"
+        ) from exc
+    wanted = receipt.producer_name
+    expected = {PROP_RUN_ID: receipt.run_id, PROP_VIDEO_KEY: receipt.video_key}
+    batch = MessageColumns()
+    read = 0
+    try:
+        while True:
+            try:
+                msg = reader.read_next(timeout_ms)
+            except pulsar.Timeout as exc:
+                raise ReadError(
+                    f"{receipt.topic} ended after {read} of the {receipt.messages_sent} messages of "
+                    f"{receipt.video_key} (producer {wanted}); the topic lost messages or is not the one "
+                    "published to. Re-publish the video."
+                ) from exc
+            except Exception as exc:
+                raise ReadError(
+                    f"reading {receipt.topic} failed after {read} of {receipt.messages_sent} messages of "
+                    f"{receipt.video_key} ({type(exc).__name__}: {exc}); check that the broker is up"
+                ) from exc
+            message_id = msg.message_id()
+            if msg.producer_name() == wanted and _has_properties(msg, expected):
+                batch.payloads.append(msg.data())
+                batch.message_ids.append(message_id.serialize().hex())
+                batch.publish_ts_ms.append(msg.publish_timestamp())
+                read += 1
+                if len(batch) >= batch_size:
+                    yield batch
+                    batch = MessageColumns()
+            if message_id >= last:
+                break
+    finally:
+        reader.close()
+    if read < receipt.messages_sent:
+        raise ReadError(
+            f"found only {read} of the {receipt.messages_sent} messages of {receipt.video_key} "
+            f"(producer {wanted}) between its first and last message id on {receipt.topic}"
+        )
+    if batch:
+        yield batch
+
+
+def _has_properties(msg: pulsar.Message, expected: dict[str, str]) -> bool:
+    props = msg.properties()
+    return all(props.get(name) == value for name, value in expected.items())
+
+
+def read_receipt(
+    client: pulsar.Client, receipt: PublishReceipt, batch_size: int = 10_000, timeout_ms: int = 10_000
+) -> Iterator[list[ReceivedMessage]]:
+    """Exactly the receipt's messages, `batch_size` at a time."""
+    for columns in read_receipt_columns(client, receipt, batch_size, timeout_ms):
+        yield [
+            ReceivedMessage(payload, message_id, ts, receipt.producer_name)
+            for payload, message_id, ts in zip(
+                columns.payloads, columns.message_ids, columns.publish_ts_ms, strict=True
+            )
+        ]
