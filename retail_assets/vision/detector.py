@@ -1,0 +1,170 @@
+"""Person detection behind a small interface, so backends can be swapped.
+
+`Detector` is what the pipeline needs: `detect(image) -> list[Detection]` plus a name and a
+fingerprint. `UltralyticsDetector` serves every format ultralytics loads (`.pt`, `.onnx`,
+OpenVINO export directories). Class handling lives in `ClassMap`: which model classes are kept,
+the label they get in events, and the attributes they carry (the default model's `Fall` class
+is a person with `posture = "fallen"`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+import retail_assets.vision  # noqa: F401  (sets YOLO_OFFLINE before ultralytics is imported)
+from retail_assets.errors import InputError, SetupError
+from retail_assets.vision.models import ResolvedModel
+
+
+@dataclass(frozen=True)
+class Detection:
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    confidence: float
+    class_id: int
+    label: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def xyxy(self) -> tuple[float, float, float, float]:
+        return (self.x1, self.y1, self.x2, self.y2)
+
+    @property
+    def width(self) -> float:
+        return self.x2 - self.x1
+
+    @property
+    def height(self) -> float:
+        return self.y2 - self.y1
+
+
+class Detector(Protocol):
+    """The detection backend the pipeline calls once per processed frame."""
+
+    @property
+    def fingerprint(self) -> str:
+        """`<name>@<12 hex of the weights' sha256>`."""
+        ...
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Detections kept by the class map, above their confidence threshold, in score order."""
+        ...
+
+
+@dataclass(frozen=True)
+class ClassRule:
+    label: str
+    min_confidence: float
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+class ClassMap:
+    """Model class id -> how (and whether) it becomes an event."""
+
+    def __init__(self, rules: dict[int, ClassRule]) -> None:
+        if not rules:
+            raise InputError("the model has none of the requested classes, nothing would be detected")
+        self.rules = rules
+
+    @property
+    def lowest_threshold(self) -> float:
+        return min(rule.min_confidence for rule in self.rules.values())
+
+    @classmethod
+    def for_model(
+        cls,
+        names: dict[int, str],
+        conf: float,
+        fallen_conf: float,
+        keep_labels: tuple[str, ...] = ("person",),
+    ) -> ClassMap:
+        """The default model's Normal/Fall become `person`; other models keep `keep_labels`."""
+        lowered = {i: n.lower() for i, n in names.items()}
+        if set(lowered.values()) == {"normal", "fall"}:
+            return cls(
+                {
+                    i: ClassRule("person", fallen_conf, {"posture": "fallen"})
+                    if n == "fall"
+                    else ClassRule("person", conf)
+                    for i, n in lowered.items()
+                }
+            )
+        wanted = {label.lower() for label in keep_labels}
+        return cls({i: ClassRule(names[i], conf) for i, n in lowered.items() if n in wanted})
+
+
+class UltralyticsDetector:
+    """YOLO through ultralytics; loads the model once and reuses it for every frame."""
+
+    def __init__(
+        self,
+        model: ResolvedModel,
+        conf: float,
+        fallen_conf: float,
+        imgsz: int = 640,
+        device: str = "cpu",
+        keep_labels: tuple[str, ...] = ("person",),
+    ) -> None:
+        from ultralytics import YOLO
+
+        self.model = model
+        self.imgsz = imgsz
+        self.device = device
+        try:
+            self._yolo = YOLO(model.load_target, task="detect")
+        except Exception as exc:  # ultralytics raises many types for unreadable weights
+            raise SetupError(f"model {model.spec!r}: ultralytics could not load it: {exc}") from exc
+        names = {int(k): str(v) for k, v in dict(self._yolo.names).items()}
+        self.class_map = ClassMap.for_model(names, conf, fallen_conf, keep_labels)
+
+    @property
+    def fingerprint(self) -> str:
+        return self.model.fingerprint
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        result = self._yolo.predict(
+            image,
+            conf=self.class_map.lowest_threshold,
+            imgsz=self.imgsz,
+            device=self.device,
+            classes=sorted(self.class_map.rules),
+            verbose=False,
+        )[0]
+        boxes = result.boxes
+        xyxy = boxes.xyxy.cpu().numpy().astype(np.float64)
+        scores = boxes.conf.cpu().numpy().astype(np.float64)
+        class_ids = boxes.cls.cpu().numpy().astype(int)
+        detections: list[Detection] = []
+        for (x1, y1, x2, y2), score, class_id in zip(xyxy, scores, class_ids, strict=True):
+            rule = self.class_map.rules.get(int(class_id))
+            if rule is None or score < rule.min_confidence or x2 <= x1 or y2 <= y1:
+                continue
+            detections.append(
+                Detection(
+                    float(x1),
+                    float(y1),
+                    float(x2),
+                    float(y2),
+                    float(score),
+                    int(class_id),
+                    rule.label,
+                    dict(rule.attributes),
+                )
+            )
+        detections.sort(key=lambda d: -d.confidence)
+        return detections
+
+
+class NoDetector:
+    """Detection off (`--yolo 0`): frames are decoded and shown, nothing is detected."""
+
+    fingerprint = "none@" + hashlib.sha256(b"no detector").hexdigest()[:12]
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        return []

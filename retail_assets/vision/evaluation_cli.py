@@ -1,0 +1,130 @@
+"""`retail-assets eval`: run the pipeline on a video and score it against MOTChallenge ground truth."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from retail_assets.errors import InputError
+from retail_assets.vision.evaluation import (
+    TrackingScores,
+    evaluate,
+    load_mot_ground_truth,
+    predictions_from_ndjson,
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from retail_assets.vision.pipeline import PipelineConfig
+
+    defaults = PipelineConfig()
+    parser.add_argument("--video", help="video to run the pipeline on")
+    parser.add_argument(
+        "--gt", required=True, help="MOTChallenge gt.txt (frame f = video frame f-1; conf 0 rows ignored)"
+    )
+    parser.add_argument("--detections", help="score this NDJSON file instead of running the pipeline")
+    parser.add_argument("--save", help="keep the NDJSON the pipeline wrote at this path")
+    parser.add_argument(
+        "--iou", type=float, default=0.5, help="IoU a prediction needs to match a gt box (default 0.5)"
+    )
+    parser.add_argument(
+        "--model", default=defaults.model, help="model, as for ingest (default: the bundled person model)"
+    )
+    parser.add_argument(
+        "--conf",
+        type=float,
+        default=defaults.conf,
+        help=f"minimum detection confidence (default {defaults.conf})",
+    )
+    parser.add_argument(
+        "--fallen-conf",
+        type=float,
+        default=defaults.fallen_conf,
+        help=f"minimum fallen-person confidence (default {defaults.fallen_conf})",
+    )
+    parser.add_argument(
+        "--imgsz", type=int, default=defaults.imgsz, help=f"inference image size (default {defaults.imgsz})"
+    )
+    parser.add_argument("--device", default=defaults.device, help="torch device (default cpu)")
+    parser.add_argument(
+        "--track", choices=["0", "1"], default="1", help="DeepSort tracking on (1, default) or off (0)"
+    )
+    parser.add_argument(
+        "--max-frames", type=int, default=None, help="only the first N frames (gt beyond them is not scored)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the scores as one JSON object")
+    parser.add_argument("--progress", choices=["auto", "0", "1"], default="auto", help="progress bar on stderr")  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 0 < args.iou <= 1:
+        raise InputError(f"--iou must be in (0, 1], got {args.iou}")
+    if bool(args.video) == bool(args.detections):
+        raise InputError("give exactly one of --video (run the pipeline) or --detections (score a file)")
+    gt = load_mot_ground_truth(args.gt)
+    if args.detections:
+        ndjson = Path(args.detections)
+        if not ndjson.is_file():
+            raise InputError(f"detections {ndjson}: file does not exist")
+        frames = _frames(gt, args.max_frames)
+        scores = evaluate(gt, predictions_from_ndjson(ndjson), frames, args.iou)
+        _report(scores, args, f"detections {ndjson}")
+        return 0
+    with tempfile.TemporaryDirectory(prefix="rva-eval-") as scratch:
+        out = Path(args.save) if args.save else Path(scratch) / "eval.ndjson"
+        stats = _run_pipeline(args, out)
+        frames = _frames(gt, stats.frames_decoded)
+        scores = evaluate(gt, predictions_from_ndjson(out), frames, args.iou)
+    _report(scores, args, f"model {stats.model}, config {stats.config_fingerprint}, {stats.fps:.2f} fps")
+    return 0
+
+
+def _frames(gt: object, limit: int | None) -> list[int] | None:
+    frames = sorted(gt.frames)  # type: ignore[attr-defined]
+    return frames if limit is None else [f for f in frames if f < limit]
+
+
+def _run_pipeline(args: argparse.Namespace, out: Path):  # -> PipelineStats
+    from retail_assets.vision.pipeline import PipelineConfig, VideoContext, VideoPipeline
+    from retail_assets.vision.video_source import file_sha256
+
+    video = Path(args.video)
+    if not video.is_file():
+        raise InputError(f"video {video}: file does not exist")
+    config = PipelineConfig(
+        model=args.model,
+        conf=args.conf,
+        fallen_conf=args.fallen_conf,
+        imgsz=args.imgsz,
+        device=args.device,
+        max_frames=args.max_frames,
+        tracker="deepsort" if args.track == "1" else "none",
+    )
+    context = VideoContext(
+        store_id="eval",
+        camera_id="eval",
+        start_time=datetime(1970, 1, 1, tzinfo=UTC),  # scoring uses frame indices, not wall time
+        video_uri=video.resolve().as_uri(),
+        video_etag="sha256:" + file_sha256(video)[:32],
+    )
+    progress = sys.stderr.isatty() if args.progress == "auto" else args.progress == "1"
+    return VideoPipeline(config).process(video, context, out, progress=progress)
+
+
+def _report(scores: TrackingScores, args: argparse.Namespace, what: str) -> None:
+    if args.json:
+        print(
+            json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in scores.as_dict().items()})
+        )
+        return
+    print(f"{what}; IoU >= {args.iou}, {scores.frames} frames, {scores.gt} gt boxes, {scores.gt_ids} gt ids")
+    print(f"  MOTA       {100 * scores.mota:6.1f}")
+    print(f"  IDF1       {100 * scores.idf1:6.1f}   (IDP {100 * scores.idp:.1f}, IDR {100 * scores.idr:.1f})")
+    print(f"  ID switch  {scores.id_switches:6d}")
+    print(f"  precision  {100 * scores.precision:6.1f}")
+    print(f"  recall     {100 * scores.recall:6.1f}")
+    print(f"  TP {scores.tp}, FP {scores.fp}, FN {scores.fn}, predicted ids {scores.predicted_ids}")

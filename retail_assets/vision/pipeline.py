@@ -1,0 +1,285 @@
+"""One video -> NDJSON v1 detection events: decode, sample, detect, embed, track, write.
+
+`VideoPipeline` loads the model once and is reused for many videos; each `process` call starts
+a fresh tracker, streams events to a hidden file and renames it into place only when the whole
+video went through. Memory does not grow with video length (one frame at a time, plus one
+copy of the frame chosen for the preview).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from retail_assets.errors import InputError
+from retail_assets.vision.detector import Detector, UltralyticsDetector
+from retail_assets.vision.drawing import annotate, encode_jpeg
+from retail_assets.vision.embedder import AppearanceEmbedder, MobileNetEmbedder
+from retail_assets.vision.events import AtomicNdjsonWriter, EventBuilder
+from retail_assets.vision.models import resolve_model
+from retail_assets.vision.progress import ProgressBar
+from retail_assets.vision.sampling import FrameSampler
+from retail_assets.vision.tracker import (
+    DeepSortTracker,
+    NoTracker,
+    TrackedDetection,
+    Tracker,
+    TrackerSettings,
+)
+from retail_assets.vision.video_source import Frame, VideoSource, fetch_s3_video
+
+# Bump when a code change alters the events produced for the same inputs and settings.
+PIPELINE_VERSION = 1
+TRACKERS = ("deepsort", "none")
+
+FrameCallback = Callable[[Frame, Sequence[TrackedDetection], float], None]
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    model: str = "default"  # "default" = the bundled person model, or ultralytics weights/export
+    conf: float = 0.3  # minimum score of an upright person
+    fallen_conf: float = 0.6  # minimum score of a `Fall` detection (a rarer, costlier alert)
+    imgsz: int = 640
+    device: str = "cpu"
+    sample_fps: float | None = None  # None = every frame
+    max_frames: int | None = None  # stop after this many decoded frames
+    tracker: str = "deepsort"  # "deepsort" or "none"
+    keep_labels: tuple[str, ...] = ("person",)  # classes kept for general models (COCO etc.)
+    tracking: TrackerSettings = field(default_factory=TrackerSettings)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 0.0 < self.conf <= 1.0:
+            problems.append(f"conf must be in (0, 1], got {self.conf}")
+        if not 0.0 < self.fallen_conf <= 1.0:
+            problems.append(f"fallen_conf must be in (0, 1], got {self.fallen_conf}")
+        if self.imgsz < 32:
+            problems.append(f"imgsz must be at least 32, got {self.imgsz}")
+        if self.sample_fps is not None and self.sample_fps <= 0:
+            problems.append(f"sample_fps must be positive, got {self.sample_fps}")
+        if self.max_frames is not None and self.max_frames < 1:
+            problems.append(f"max_frames must be at least 1, got {self.max_frames}")
+        if self.tracker not in TRACKERS:
+            problems.append(f"tracker must be one of {', '.join(TRACKERS)}, got {self.tracker!r}")
+        if problems:
+            raise InputError("invalid pipeline settings: " + "; ".join(problems))
+
+    def fingerprint(self) -> str:
+        """12 hex digits over every setting that changes the output, the weights' sha included."""
+        settings = asdict(self)
+        settings["model"] = resolve_model(self.model).fingerprint
+        settings["pipeline_version"] = PIPELINE_VERSION
+        text = json.dumps(settings, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class VideoContext:
+    store_id: str
+    camera_id: str
+    start_time: datetime  # aware, UTC
+    video_uri: str
+    video_etag: str
+
+
+@dataclass
+class PipelineStats:
+    frames_decoded: int
+    frames_processed: int
+    frames_skipped_corrupt: int
+    detections: int  # events written
+    tracks: int  # distinct confirmed track ids
+    seconds: float
+    fps: float  # processed frames per second of wall time
+    video_fps: float
+    width: int
+    height: int
+    model: str  # name@sha12
+    preview_jpeg: bytes | None
+    config_fingerprint: str = ""
+    damaged_stretches: list[tuple[int, int]] = field(default_factory=list)
+    out: str = ""
+
+
+class VideoPipeline:
+    """Loads the detector (and embedder) once; `process` runs one video."""
+
+    def __init__(
+        self,
+        config: PipelineConfig,
+        detector: Detector | None = None,
+        embedder: AppearanceEmbedder | None = None,
+    ) -> None:
+        self.config = config
+        self._resolved = resolve_model(config.model)
+        self._config_fingerprint = config.fingerprint()
+        # Backends are injectable so exported or batched detectors can replace the default.
+        self.detector: Detector = detector or UltralyticsDetector(
+            self._resolved,
+            conf=config.conf,
+            fallen_conf=config.fallen_conf,
+            imgsz=config.imgsz,
+            device=config.device,
+            keep_labels=config.keep_labels,
+        )
+        self.embedder: AppearanceEmbedder | None = None
+        if config.tracker == "deepsort":
+            self.embedder = embedder or MobileNetEmbedder(device=config.device)
+
+    @property
+    def model_fingerprint(self) -> str:
+        return self.detector.fingerprint
+
+    @property
+    def config_fingerprint(self) -> str:
+        return self._config_fingerprint
+
+    def _new_tracker(self) -> Tracker:
+        if self.config.tracker == "deepsort":
+            return DeepSortTracker(self.config.tracking)
+        return NoTracker()
+
+    def process(
+        self,
+        source: str | Path,
+        context: VideoContext,
+        out: Path,
+        progress: bool = False,
+        on_frame: FrameCallback | None = None,
+    ) -> PipelineStats:
+        """Read a local path or s3:// URI, write NDJSON to `out` atomically, return stats."""
+        if context.start_time.tzinfo is None:
+            raise InputError(f"video {source}: start time {context.start_time} has no timezone")
+        fetched = None
+        local: str | Path = source
+        if str(source).startswith("s3://"):
+            fetched = fetch_s3_video(
+                str(source), workdir=Path(out).parent if Path(out).parent.is_dir() else None
+            )
+            local = fetched.path
+        try:
+            with VideoSource(local, display_name=str(source)) as video:
+                return self._run(video, context, Path(out), progress, on_frame)
+        finally:
+            if fetched is not None and fetched.temporary:
+                with contextlib.suppress(OSError):
+                    os.unlink(fetched.path)
+
+    def _run(
+        self,
+        video: VideoSource,
+        context: VideoContext,
+        out: Path,
+        progress: bool,
+        on_frame: FrameCallback | None,
+    ) -> PipelineStats:
+        info = video.info
+        tracker = self._new_tracker()
+        sampler = FrameSampler(info.fps, self.config.sample_fps)
+        builder = EventBuilder(
+            store_id=context.store_id,
+            camera_id=context.camera_id,
+            start_time=context.start_time,
+            video_uri=context.video_uri,
+            video_etag=context.video_etag,
+            model=self.model_fingerprint,
+            tracker=tracker.name,
+            config_fingerprint=self._config_fingerprint,
+            frame_w=info.width,
+            frame_h=info.height,
+        )
+        total = info.frame_count
+        if self.config.max_frames is not None:
+            total = min(total, self.config.max_frames) if total else self.config.max_frames
+        bar = ProgressBar(total, f"{Path(str(context.video_uri)).name}") if progress else None
+        processed = 0
+        preview: tuple[np.ndarray, list[TrackedDetection]] | None = None
+        started = time.perf_counter()
+        try:
+            with AtomicNdjsonWriter(out) as writer:
+                for frame in video.frames(self.config.max_frames):
+                    if bar is not None:
+                        bar.update(video.report.frames_decoded)
+                    if not sampler.keep(frame.index):
+                        continue
+                    tracked = self._process_frame(frame, tracker)
+                    processed += 1
+                    for item in tracked:
+                        writer.write(self._event(builder, frame, item))
+                    # Keep the busiest frame for the preview (first one wins ties: deterministic).
+                    if tracked and (preview is None or len(tracked) > len(preview[1])):
+                        preview = (frame.image.copy(), tracked)
+                    if on_frame is not None:
+                        elapsed = time.perf_counter() - started
+                        on_frame(frame, tracked, processed / elapsed if elapsed > 0 else 0.0)
+                writer.commit()
+                lines = writer.lines
+        finally:
+            if bar is not None:
+                bar.close()
+        seconds = time.perf_counter() - started
+        return PipelineStats(
+            frames_decoded=video.report.frames_decoded,
+            frames_processed=processed,
+            frames_skipped_corrupt=video.report.frames_skipped_corrupt,
+            detections=lines,
+            tracks=len(getattr(tracker, "tracks_confirmed", ())),
+            seconds=round(seconds, 3),
+            fps=round(processed / seconds, 3) if seconds > 0 else 0.0,
+            video_fps=info.fps,
+            width=info.width,
+            height=info.height,
+            model=self.model_fingerprint,
+            preview_jpeg=encode_jpeg(annotate(*preview)) if preview is not None else None,
+            config_fingerprint=self._config_fingerprint,
+            damaged_stretches=list(video.report.damaged_stretches),
+            out=str(out),
+        )
+
+    def _process_frame(self, frame: Frame, tracker: Tracker) -> list[TrackedDetection]:
+        detections = self.detector.detect(frame.image)
+        embeddings = None
+        if tracker.needs_embeddings and self.embedder is not None:
+            embeddings = self.embedder.embed(frame.image, [d.xyxy for d in detections])
+        return tracker.update(detections, embeddings)
+
+    @staticmethod
+    def _event(builder: EventBuilder, frame: Frame, item: TrackedDetection) -> dict:
+        detection = item.detection
+        return builder.build(
+            frame_index=frame.index,
+            pts_ms=frame.pts_ms,
+            detection_index=item.detection_index,
+            track_id=item.track_id,
+            class_id=detection.class_id,
+            label=detection.label,
+            confidence=detection.confidence,
+            box=item.box,
+            attributes=dict(detection.attributes),
+        )
+
+
+def utc_start(moment: datetime) -> datetime:
+    """`moment` as aware UTC (naive values are taken as UTC)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+__all__ = [
+    "PipelineConfig",
+    "PipelineStats",
+    "TrackerSettings",
+    "VideoContext",
+    "VideoPipeline",
+]
