@@ -1,0 +1,140 @@
+"""`pulsar_events`: publish each current NDJSON object once; keep the receipts that bronze reads."""
+
+from typing import Any
+
+import dagster as dg
+from botocore.exceptions import ClientError
+
+from retail_assets.assets import KEY_PREFIX, PER_PARTITION_BACKFILL
+from retail_assets.checks import PUBLISHED_CHECK, check_published
+from retail_assets.objectstore import split_s3_uri
+from retail_assets.partitions import parse_partition_key, store_day_partitions
+from retail_assets.resources import ObjectStoreResource, PulsarResource
+from retail_assets.streaming.dead_letters import S3DeadLetterSink
+from retail_assets.streaming.publisher import PublishReceipt, publish_ndjson
+from retail_assets.streaming.receipts import ReceiptStore
+
+
+def video_exists(client: Any, bucket: str, key: str) -> bool:
+    try:
+        client.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+            return False
+        raise
+    return True
+
+
+def receipts_table(receipts: list[PublishReceipt]) -> str:
+    rows = [
+        "| video | messages | dead letters | first message id | last message id | producer |",
+        "|---|---:|---:|---|---|---|",
+    ]
+    for r in receipts:
+        rows.append(
+            f"| `{r.video_key}` | {r.messages_sent} | {r.dead_letters} | `{r.first_message_id}` "
+            f"| `{r.last_message_id}` | `{r.producer_name}` |"
+        )
+    return "\n".join(rows)
+
+
+@dg.asset(
+    key_prefix=KEY_PREFIX,
+    ins={"detections": dg.AssetIn(key_prefix=KEY_PREFIX)},
+    group_name="events",
+    partitions_def=store_day_partitions,
+    backfill_policy=PER_PARTITION_BACKFILL,
+    kinds={"pulsar"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            PUBLISHED_CHECK,
+            asset=[KEY_PREFIX, "pulsar_events"],
+            blocking=True,
+            description="for every current NDJSON object: messages published == its lines, no dead letters",
+        )
+    ],
+    description=(
+        "Every current NDJSON line of the store-day as one message on the events topic (JSON "
+        "schema, key <store>/<camera>). An object is published once: its receipt (producer and "
+        "message id range, stored in S3 under _receipts/) records the NDJSON etag, and a re-run "
+        "publishes only objects without a receipt for their current etag. Receipts of videos no "
+        "longer in the bucket are dropped, so bronze follows the bucket."
+    ),
+)
+def pulsar_events(
+    context: dg.AssetExecutionContext,
+    object_store: ObjectStoreResource,
+    pulsar: PulsarResource,
+    detections: dict[str, Any],
+):
+    day = parse_partition_key(context.partition_key)
+    s3 = object_store.client()
+    store = ReceiptStore(s3, object_store.detections_bucket)
+    current = detections["current"]
+    receipts: dict[str, PublishReceipt] = {}
+    published_now: list[PublishReceipt] = []
+    client = pulsar.client()
+    try:
+        for entry in current:
+            existing = store.get(day.key, entry["video_key"])
+            if existing is not None and existing.ndjson_etag == entry["ndjson_etag"]:
+                receipts[entry["video_key"]] = existing
+                continue
+            bucket, key = split_s3_uri(entry["ndjson_uri"])
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+            sink = S3DeadLetterSink(s3, object_store.detections_bucket, day.key, entry["video_key"])
+            try:
+                receipt = publish_ndjson(
+                    client,
+                    pulsar.topic,
+                    body.iter_lines(),
+                    source=entry["ndjson_uri"],
+                    partition_key=day.key,
+                    run_id=context.run_id,
+                    video_key=entry["video_key"],
+                    dead_letters=sink,
+                    ndjson_etag=entry["ndjson_etag"],
+                )
+            finally:
+                sink.close()
+            store.put(receipt)
+            receipts[entry["video_key"]] = receipt
+            published_now.append(receipt)
+            context.log.info(
+                f"published {receipt.messages_sent} messages from {entry['ndjson_uri']} "
+                f"({receipt.first_message_id}..{receipt.last_message_id}), {receipt.dead_letters} dead letters"
+            )
+    finally:
+        client.close()
+
+    # Receipts of videos deleted from the bucket go, so the partition's bronze follows the bucket.
+    dropped = []
+    for receipt in store.list_partition(day.key):
+        if receipt.video_key in receipts:
+            continue
+        if not video_exists(s3, object_store.videos_bucket, receipt.video_key):
+            store.delete(day.key, receipt.video_key)
+            dropped.append(receipt.video_key)
+            context.log.info(
+                f"dropped the receipt of {receipt.video_key}: the video is no longer in the bucket"
+            )
+
+    all_receipts = sorted(receipts.values(), key=lambda r: r.video_key)
+    messages = sum(r.messages_sent for r in all_receipts)
+    yield dg.Output(
+        {"partition": day.key, "receipts": [r.to_json() for r in all_receipts]},
+        metadata={
+            "dagster/row_count": messages,
+            "messages": messages,
+            "messages_published_this_run": sum(r.messages_sent for r in published_now),
+            "objects_published_this_run": len(published_now),
+            "objects_already_published": len(all_receipts) - len(published_now),
+            "dead_letters": sum(r.dead_letters for r in all_receipts),
+            "receipts_dropped": len(dropped),
+            "topic": pulsar.topic,
+            "message_ranges": dg.MetadataValue.md(
+                receipts_table(all_receipts) if all_receipts else "nothing"
+            ),
+        },
+    )
+    yield check_published(current, receipts)
