@@ -19,6 +19,7 @@ import io
 import json
 import random
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -76,6 +77,11 @@ BRONZE_PARTITION_SPEC = PartitionSpec(
     PartitionField(source_id=2, field_id=1000, transform=IdentityTransform(), name="store_id"),
     PartitionField(source_id=5, field_id=1001, transform=IdentityTransform(), name="event_date"),
 )
+# pyiceberg (0.12) retries a rejected commit by re-basing the transaction's snapshots on the new
+# table state. A re-based partition delete does not see rows that a concurrent writer of the
+# same partition just committed, which would leave both writers' rows. The bronze writer turns
+# that off and instead redoes its whole partition write on the refreshed table.
+BRONZE_TABLE_PROPERTIES = {"commit.retry.num-retries": "0"}
 _TS = pa.timestamp("us", tz="UTC")
 ARROW_SCHEMA = pa.schema(
     [
@@ -134,6 +140,10 @@ def ensure_bronze_table(catalog: Catalog, identifier: str = BRONZE_TABLE) -> Tab
     missing = [name for name, _, _ in _COLUMNS if name not in table.schema().column_names]
     if missing:
         raise SetupError(f"Iceberg table {identifier} exists but lacks bronze column(s) {', '.join(missing)}")
+    if any(table.properties.get(k) != v for k, v in BRONZE_TABLE_PROPERTIES.items()):
+        with contextlib.suppress(CommitFailedException):  # another writer set them at the same moment
+            table.transaction().set_properties(BRONZE_TABLE_PROPERTIES).commit_transaction()
+        table = catalog.load_table(identifier)
     return table
 
 
@@ -216,7 +226,10 @@ def _write_once(
     ingested_at = datetime.now(UTC)
     properties = {SNAPSHOT_RUN_ID: run_id, SNAPSHOT_PARTITION: partition_key}
     txn = table.transaction()
-    txn.delete(partition_filter(store_id, event_date), snapshot_properties=properties)
+    with warnings.catch_warnings():
+        # pyiceberg warns when the partition has no rows yet (first write): expected, not news.
+        warnings.filterwarnings("ignore", message="Delete operation did not match any records")
+        txn.delete(partition_filter(store_id, event_date), snapshot_properties=properties)
     batches = _Batches(store_id, event_date, partition_key, run_id, ingested_at, batch_size)
     for arrow_batch in batches.build(_columns_of(client, receipts, batch_size)):
         txn.append(arrow_batch, snapshot_properties=properties)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulsar
 
@@ -43,45 +44,52 @@ class MessageColumns:
 
 
 def read_receipt_columns(
-    client: pulsar.Client, receipt: PublishReceipt, batch_size: int = 50_000, timeout_ms: int = 10_000
+    client: pulsar.Client,
+    receipt: PublishReceipt,
+    batch_size: int = 50_000,
+    timeout_ms: int = 5_000,
+    reopen_attempts: int = 2,
 ) -> Iterator[MessageColumns]:
-    """The receipt's messages in publish order, `batch_size` at a time, as columns."""
+    """The receipt's messages in publish order, `batch_size` at a time, as columns.
+
+    When the broker goes quiet before the receipt's last message, the reader is reopened just
+    after the last message seen (`reopen_attempts` times): Pulsar Lite was seen to stall a
+    reader once in a while, and a fresh reader resumes it. Then a ReadError names what is missing.
+    """
     if receipt.messages_sent == 0 or receipt.first_message_id is None or receipt.last_message_id is None:
         return
     first = pulsar.MessageId.deserialize(bytes.fromhex(receipt.first_message_id))
     last = pulsar.MessageId.deserialize(bytes.fromhex(receipt.last_message_id))
-    try:
-        reader = client.create_reader(
-            receipt.topic,
-            first,
-            schema=detection_event_schema(),
-            receiver_queue_size=5000,
-            start_message_id_inclusive=True,
-        )
-    except Exception as exc:
-        raise ReadError(
-            f"cannot open a reader on {receipt.topic} for {receipt.video_key} ({type(exc).__name__}: {exc})"
-        ) from exc
     wanted = receipt.producer_name
     expected = {PROP_RUN_ID: receipt.run_id, PROP_VIDEO_KEY: receipt.video_key}
     batch = MessageColumns()
     read = 0
+    seen = None  # id of the last message looked at, from any producer
+    reader = _open_reader(client, receipt, first, inclusive=True)
     try:
         while True:
             try:
                 msg = reader.read_next(timeout_ms)
             except pulsar.Timeout as exc:
-                raise ReadError(
-                    f"{receipt.topic} ended after {read} of the {receipt.messages_sent} messages of "
-                    f"{receipt.video_key} (producer {wanted}); the topic lost messages or is not the one "
-                    "published to. Re-publish the video."
-                ) from exc
+                if reopen_attempts <= 0:
+                    raise ReadError(
+                        f"{receipt.topic} ended after {read} of the {receipt.messages_sent} messages of "
+                        f"{receipt.video_key} (producer {wanted}, last seen {seen}, expected up to {last}); "
+                        "the topic lost messages or is not the one published to. Re-publish the video."
+                    ) from exc
+                reopen_attempts -= 1
+                reader.close()
+                reader = _open_reader(client, receipt, seen or first, inclusive=seen is None)
+                continue
             except Exception as exc:
                 raise ReadError(
                     f"reading {receipt.topic} failed after {read} of {receipt.messages_sent} messages of "
                     f"{receipt.video_key} ({type(exc).__name__}: {exc}); check that the broker is up"
                 ) from exc
             message_id = msg.message_id()
+            if seen is not None and message_id <= seen:
+                continue  # already handled before a reopen
+            seen = message_id
             if msg.producer_name() == wanted and _has_properties(msg, expected):
                 batch.payloads.append(msg.data())
                 batch.message_ids.append(message_id.serialize().hex())
@@ -103,13 +111,31 @@ def read_receipt_columns(
         yield batch
 
 
+def _open_reader(
+    client: pulsar.Client, receipt: PublishReceipt, start: Any, inclusive: bool
+) -> pulsar.Reader:
+    try:
+        return client.create_reader(
+            receipt.topic,
+            start,
+            schema=detection_event_schema(),
+            receiver_queue_size=5000,
+            start_message_id_inclusive=inclusive,
+        )
+    except Exception as exc:
+        raise ReadError(
+            f"cannot open a reader on {receipt.topic} for {receipt.video_key} ({type(exc).__name__}: {exc}); "
+            "check PULSAR_SERVICE_URL and that the broker is up"
+        ) from exc
+
+
 def _has_properties(msg: pulsar.Message, expected: dict[str, str]) -> bool:
     props = msg.properties()
     return all(props.get(name) == value for name, value in expected.items())
 
 
 def read_receipt(
-    client: pulsar.Client, receipt: PublishReceipt, batch_size: int = 10_000, timeout_ms: int = 10_000
+    client: pulsar.Client, receipt: PublishReceipt, batch_size: int = 10_000, timeout_ms: int = 5_000
 ) -> Iterator[list[ReceivedMessage]]:
     """Exactly the receipt's messages, `batch_size` at a time."""
     for columns in read_receipt_columns(client, receipt, batch_size, timeout_ms):

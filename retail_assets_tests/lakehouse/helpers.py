@@ -1,0 +1,80 @@
+"""Helpers for bronze tests: publish videos through S3 like the pipeline does, read the table back."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyiceberg.catalog import Catalog
+
+from retail_assets.lakehouse.bronze import BronzeCommit, partition_filter, write_bronze_partition
+from retail_assets.objectstore import split_s3_uri
+from retail_assets.streaming.publish_video import publish_video
+from retail_assets.streaming.publisher import PublishReceipt
+from retail_assets.streaming.receipts import ReceiptStore
+from retail_assets_tests.factories import ndjson_bytes, ndjson_lines, video_key
+
+
+def upload_video_ndjson(s3: Any, store: str, camera: str, day: date, count: int, hhmmss: str = "090000"):
+    """Put one video's NDJSON in the detections bucket; (video key, s3 uri, lines)."""
+    video = video_key(store, camera, day, hhmmss)
+    lines = ndjson_lines(store, camera, day, count, video=video)
+    key = f"{video}.best@0123456789ab.ndjson"
+    s3.put_object(Bucket="detections", Key=key, Body=ndjson_bytes(lines))
+    return video, f"s3://detections/{key}", lines
+
+
+def publish(
+    client, s3, topic: str, uri: str, video: str, receipts: ReceiptStore, run_id: str = "run-1", **kw
+):
+    store, _, rest = video.partition("/")
+    day = rest.split("/")[1]
+    return publish_video(
+        client,
+        s3,
+        topic,
+        uri,
+        partition_key=f"{day}|{store}",
+        run_id=run_id,
+        video_key=video,
+        receipts=receipts,
+        **kw,
+    )
+
+
+def write_partition(
+    catalog: Catalog,
+    client,
+    receipts: list[PublishReceipt],
+    table_id: str,
+    partition_key: str,
+    run_id: str,
+    **kw,
+) -> BronzeCommit:
+    day, store = partition_key.split("|")
+    return write_bronze_partition(
+        catalog,
+        client,
+        receipts,
+        store_id=store,
+        event_date=date.fromisoformat(day),
+        partition_key=partition_key,
+        run_id=run_id,
+        identifier=table_id,
+        **kw,
+    )
+
+
+def partition_rows(catalog: Catalog, table_id: str, partition_key: str) -> pa.Table:
+    day, store = partition_key.split("|")
+    table = catalog.load_table(table_id)
+    return table.scan(row_filter=partition_filter(store, date.fromisoformat(day))).to_arrow()
+
+
+def read_parquet_from_s3(s3: Any, uri: str) -> pa.Table:
+    """A data file read with pyarrow alone (downloaded bytes, no Iceberg)."""
+    bucket, key = split_s3_uri(uri)
+    return pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))

@@ -1,0 +1,281 @@
+"""The bronze writer against real Pulsar Lite, SeaweedFS and both Iceberg catalogs (SQL and REST)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import date
+
+import pulsar
+import pyarrow.compute as pc
+import pytest
+
+from retail_assets.errors import InputError
+from retail_assets.lakehouse.bronze import (
+    BRONZE_TABLE,
+    SNAPSHOT_PARTITION,
+    SNAPSHOT_RUN_ID,
+    ensure_bronze_table,
+)
+from retail_assets.streaming.schema import detection_event_schema
+from retail_assets_tests.lakehouse.helpers import (
+    partition_rows,
+    publish,
+    read_parquet_from_s3,
+    upload_video_ndjson,
+    write_partition,
+)
+
+DAY = date(2026, 11, 28)
+PARTITION = "2026-11-28|store-001"
+
+
+def test_table_is_created_with_the_bronze_schema_and_partition_spec(catalog, table_id) -> None:
+    table = ensure_bronze_table(catalog, table_id)
+    names = table.schema().column_names
+    for column in (
+        "event_id",
+        "store_id",
+        "camera_id",
+        "event_ts",
+        "event_date",
+        "payload",
+        "pulsar_message_id",
+        "pulsar_publish_ts",
+        "producer_name",
+        "ingested_at",
+        "dagster_run_id",
+        "source_partition",
+    ):
+        assert column in names
+    assert str(table.schema().find_field("event_ts").field_type) == "timestamptz"
+    assert [(f.name, str(f.transform)) for f in table.spec().fields] == [
+        ("store_id", "identity"),
+        ("event_date", "identity"),
+    ]
+    assert ensure_bronze_table(catalog, table_id).metadata_location == table.metadata_location  # idempotent
+    assert BRONZE_TABLE == "rva.bronze_raw"
+
+
+def test_rows_equal_ndjson_lines_and_every_row_came_through_pulsar(
+    catalog, table_id, pulsar_client, s3, unique_topic, receipt_store
+) -> None:
+    videos = [
+        upload_video_ndjson(s3, "store-001", cam, DAY, n) for cam, n in (("cam-01", 1200), ("cam-02", 700))
+    ]
+    # Another store's publish shares the topic; it must not leak into store-001's partition.
+    other = upload_video_ndjson(s3, "store-002", "cam-01", DAY, 300)
+    for video, uri, _ in [*videos, other]:
+        publish(pulsar_client, s3, unique_topic, uri, video, receipt_store)
+
+    receipts = receipt_store.list_partition(PARTITION)
+    assert sorted(r.video_key for r in receipts) == sorted(v for v, _, _ in videos)
+    commit = write_partition(
+        catalog, pulsar_client, receipts, table_id, PARTITION, "dagster-run-1", batch_size=500
+    )
+
+    expected = [line for _, _, lines in videos for line in lines]
+    rows = partition_rows(catalog, table_id, PARTITION)
+    assert commit.rows == rows.num_rows == len(expected) == 1900
+    assert commit.duplicates_dropped == 0
+    assert Counter(line.decode() for line in expected) == Counter(rows["payload"].to_pylist())
+    assert pc.count_distinct(rows["event_id"]).as_py() == rows.num_rows
+    assert set(rows["store_id"].to_pylist()) == {"store-001"}
+    assert set(rows["event_date"].to_pylist()) == {DAY}
+    assert set(rows["dagster_run_id"].to_pylist()) == {"dagster-run-1"}
+    assert set(rows["source_partition"].to_pylist()) == {PARTITION}
+
+    # Invariant 2: a row's message id reads that very message back from Pulsar.
+    sample = rows.slice(777, 1).to_pylist()[0]
+    reader = pulsar_client.create_reader(
+        unique_topic,
+        pulsar.MessageId.deserialize(bytes.fromhex(sample["pulsar_message_id"])),
+        start_message_id_inclusive=True,
+        schema=detection_event_schema(),
+    )
+    msg = reader.read_next(10_000)
+    reader.close()
+    assert msg.data().decode() == sample["payload"]
+    assert msg.producer_name() == sample["producer_name"]
+
+    table = catalog.load_table(table_id)
+    summary = table.current_snapshot().summary
+    assert summary[SNAPSHOT_RUN_ID] == "dagster-run-1" and summary[SNAPSHOT_PARTITION] == PARTITION
+
+
+def test_data_files_are_plain_parquet_with_the_published_lines(
+    catalog, table_id, pulsar_client, s3, unique_topic, receipt_store
+) -> None:
+    video, uri, lines = upload_video_ndjson(s3, "store-001", "cam-01", DAY, 400)
+    publish(pulsar_client, s3, unique_topic, uri, video, receipt_store)
+    commit = write_partition(
+        catalog, pulsar_client, receipt_store.list_partition(PARTITION), table_id, PARTITION, "run-pq"
+    )
+    assert commit.data_files and all(
+        f.startswith("s3://") and f.endswith(".parquet") for f in commit.data_files
+    )
+    payloads = []
+    for uri_of_file in commit.data_files:
+        part = read_parquet_from_s3(s3, uri_of_file)
+        assert "payload" in part.column_names and "pulsar_message_id" in part.column_names
+        payloads += part["payload"].to_pylist()
+    assert sorted(payloads) == sorted(line.decode() for line in lines)
+
+
+def test_rerunning_a_partition_and_republishing_leave_the_same_rows(
+    catalog, table_id, pulsar_client, s3, unique_topic, receipt_store
+) -> None:
+    video, uri, lines = upload_video_ndjson(s3, "store-001", "cam-01", DAY, 600)
+    publish(pulsar_client, s3, unique_topic, uri, video, receipt_store, run_id="run-1")
+    write_partition(
+        catalog, pulsar_client, receipt_store.list_partition(PARTITION), table_id, PARTITION, "run-1"
+    )
+    # Same partition again, then a re-publish of the same video (new receipt) and a third write.
+    write_partition(
+        catalog, pulsar_client, receipt_store.list_partition(PARTITION), table_id, PARTITION, "run-2"
+    )
+    publish(pulsar_client, s3, unique_topic, uri, video, receipt_store, run_id="run-3")
+    commit = write_partition(
+        catalog, pulsar_client, receipt_store.list_partition(PARTITION), table_id, PARTITION, "run-3"
+    )
+    rows = partition_rows(catalog, table_id, PARTITION)
+    assert rows.num_rows == len(lines) == commit.rows
+    assert pc.count_distinct(rows["event_id"]).as_py() == len(lines)
+    assert set(rows["dagster_run_id"].to_pylist()) == {"run-3"}
+    assert sorted(rows["payload"].to_pylist()) == sorted(line.decode() for line in lines)
+
+
+def test_a_video_removed_from_the_partition_disappears_and_other_partitions_stay(
+    catalog, table_id, pulsar_client, s3, unique_topic, receipt_store
+) -> None:
+    a = upload_video_ndjson(s3, "store-001", "cam-01", DAY, 100)
+    b = upload_video_ndjson(s3, "store-001", "cam-02", DAY, 50)
+    c = upload_video_ndjson(s3, "store-002", "cam-01", DAY, 30)
+    for video, uri, _ in (a, b, c):
+        publish(pulsar_client, s3, unique_topic, uri, video, receipt_store)
+    write_partition(
+        catalog, pulsar_client, receipt_store.list_partition(PARTITION), table_id, PARTITION, "r1"
+    )
+    other = "2026-11-28|store-002"
+    write_partition(catalog, pulsar_client, receipt_store.list_partition(other), table_id, other, "r1")
+
+    receipt_store.delete(PARTITION, b[0])
+    write_partition(
+        catalog, pulsar_client, receipt_store.list_partition(PARTITION), table_id, PARTITION, "r2"
+    )
+    assert partition_rows(catalog, table_id, PARTITION).num_rows == 100
+    assert partition_rows(catalog, table_id, other).num_rows == 30
+
+
+def test_duplicate_event_ids_are_dropped_and_counted(
+    catalog, table_id, pulsar_client, s3, unique_topic, receipt_store
+) -> None:
+    video, uri, lines = upload_video_ndjson(s3, "store-001", "cam-01", DAY, 300)
+    # The same events twice in one NDJSON (e.g. a concatenated retry): published, then dropped.
+    s3.put_object(Bucket="detections", Key=uri.split("/", 3)[3], Body=b"\n".join(lines + lines[:40]) + b"\n")
+    receipt = publish(pulsar_client, s3, unique_topic, uri, video, receipt_store)
+    assert receipt.messages_sent == 340
+    commit = write_partition(
+        catalog, pulsar_client, [receipt], table_id, PARTITION, "run-dup", batch_size=100
+    )
+    rows = partition_rows(catalog, table_id, PARTITION)
+    assert commit.duplicates_dropped == 40 and commit.rows == rows.num_rows == 300
+    assert pc.count_distinct(rows["event_id"]).as_py() == 300
+
+
+def test_two_partitions_written_at_the_same_time_both_land(
+    catalog, table_id, pulsar_client, s3, unique_topic, receipt_store
+) -> None:
+    ensure_bronze_table(catalog, table_id)
+    partitions = {"2026-11-28|store-001": 800, "2026-11-28|store-002": 500}
+    for partition, count in partitions.items():
+        store = partition.split("|")[1]
+        video, uri, _ = upload_video_ndjson(s3, store, "cam-01", DAY, count)
+        publish(pulsar_client, s3, unique_topic, uri, video, receipt_store)
+
+    barrier = threading.Barrier(len(partitions))
+    results: dict[str, object] = {}
+
+    def write(partition: str) -> None:
+        receipts = receipt_store.list_partition(partition)
+        barrier.wait()
+        try:
+            results[partition] = write_partition(
+                catalog, pulsar_client, receipts, table_id, partition, f"run-{partition}", batch_size=200
+            )
+        except Exception as exc:  # reported below with the partition it belongs to
+            results[partition] = exc
+
+    threads = [threading.Thread(target=write, args=(p,)) for p in partitions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    for partition, count in partitions.items():
+        assert not isinstance(results[partition], Exception), results[partition]
+        assert partition_rows(catalog, table_id, partition).num_rows == count
+
+
+def test_a_commit_rejected_because_another_writer_committed_first_is_redone(
+    catalog, table_id, pulsar_client, s3, unique_topic, receipt_store
+) -> None:
+    first, second = "2026-11-28|store-001", "2026-11-28|store-002"
+    for store, count in (("store-001", 300), ("store-002", 120)):
+        video, uri, _ = upload_video_ndjson(s3, store, "cam-01", DAY, count)
+        publish(pulsar_client, s3, unique_topic, uri, video, receipt_store)
+    ensure_bronze_table(catalog, table_id)
+    interleaved: list[object] = []
+
+    def commit_other_partition_meanwhile(rows_written: int) -> None:
+        # While the first write's transaction is open, another writer commits: a real conflict.
+        if not interleaved:
+            interleaved.append(
+                write_partition(
+                    catalog, pulsar_client, receipt_store.list_partition(second), table_id, second, "run-b"
+                )
+            )
+
+    commit = write_partition(
+        catalog,
+        pulsar_client,
+        receipt_store.list_partition(first),
+        table_id,
+        first,
+        "run-a",
+        on_batch=commit_other_partition_meanwhile,
+    )
+    assert commit.commit_attempts == 2
+    assert partition_rows(catalog, table_id, first).num_rows == 300
+    assert partition_rows(catalog, table_id, second).num_rows == 120
+
+
+def test_receipts_of_another_partition_are_refused(
+    catalog, table_id, pulsar_client, s3, unique_topic, receipt_store
+):
+    video, uri, _ = upload_video_ndjson(s3, "store-002", "cam-01", DAY, 5)
+    receipt = publish(pulsar_client, s3, unique_topic, uri, video, receipt_store)
+    with pytest.raises(InputError, match="belongs to partition '2026-11-28\\|store-002'"):
+        write_partition(catalog, pulsar_client, [receipt], table_id, PARTITION, "run-x")
+
+
+def test_the_same_partition_written_twice_at_once_ends_with_one_copy_of_each_row(
+    catalog, table_id, pulsar_client, s3, unique_topic, receipt_store
+) -> None:
+    video, uri, lines = upload_video_ndjson(s3, "store-001", "cam-01", DAY, 250)
+    publish(pulsar_client, s3, unique_topic, uri, video, receipt_store)
+    receipts = receipt_store.list_partition(PARTITION)
+    ensure_bronze_table(catalog, table_id)
+    racing: list[object] = []
+
+    def same_partition_meanwhile(rows_written: int) -> None:
+        if not racing:  # e.g. a backfill and a re-run of the same store-day overlapping
+            racing.append(write_partition(catalog, pulsar_client, receipts, table_id, PARTITION, "run-b"))
+
+    commit = write_partition(
+        catalog, pulsar_client, receipts, table_id, PARTITION, "run-a", on_batch=same_partition_meanwhile
+    )
+    assert commit.commit_attempts == 2
+    rows = partition_rows(catalog, table_id, PARTITION)
+    assert rows.num_rows == 250 and pc.count_distinct(rows["event_id"]).as_py() == 250
+    assert set(rows["dagster_run_id"].to_pylist()) == {"run-a"}
+    assert sorted(rows["payload"].to_pylist()) == sorted(line.decode() for line in lines)
