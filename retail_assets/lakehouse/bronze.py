@@ -204,6 +204,12 @@ def write_bronze_partition(
             last_error = exc
             if attempt < commit_attempts:
                 time.sleep(backoff_s * 2 ** (attempt - 1) * (1 + random.random()))
+        except OSError as exc:  # pyarrow's S3 file system after its own retries
+            raise BronzeWriteError(
+                f"bronze partition {partition_key} of {identifier}: writing to the object store failed "
+                f"({exc}); nothing was committed, so the table still shows the previous rows (data files "
+                "already written are left unreferenced). Check that the object store is up and run again."
+            ) from exc
     raise BronzeWriteError(
         f"bronze partition {partition_key} of {identifier}: {commit_attempts} commits were rejected because "
         f"other writers committed first (last: {last_error}); nothing was changed, run again"
