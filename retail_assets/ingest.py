@@ -107,6 +107,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"minimum confidence of a fallen-person detection (default {defaults.fallen_conf})",
     )
     parser.add_argument(
+        "--nms-iou",
+        type=float,
+        default=defaults.nms_iou,
+        help=f"boxes of any class overlapping more than this IoU are one person (default {defaults.nms_iou})",
+    )
+    parser.add_argument(
         "--imgsz",
         type=_positive_int,
         default=defaults.imgsz,
@@ -130,7 +136,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def resolve_context(args: argparse.Namespace) -> tuple[str, object]:
     """(source, VideoContext) from --src and the id/time flags; S3 layout keys supply their own."""
     from retail_assets.vision.pipeline import VideoContext
-    from retail_assets.vision.video_source import file_sha256, s3_video_info
+    from retail_assets.vision.video_source import VideoSource, file_sha256, s3_video_info
 
     src = str(args.src)
     if src.startswith("s3://"):
@@ -156,9 +162,8 @@ def resolve_context(args: argparse.Namespace) -> tuple[str, object]:
             check_id(store, "--store-id"), check_id(camera, "--camera-id"), start, src, info.etag
         )
     path = Path(src)
-    if not path.is_file():
-        what = "is a directory, not a video file" if path.is_dir() else "file does not exist"
-        raise InputError(f"video {src}: {what}")
+    # Open it once before the model loads, so a missing, empty or non-video file fails at once.
+    VideoSource(path, display_name=src).close()
     store = args.store_id or DEFAULT_STORE
     camera = args.camera_id or (re.sub(r"[^A-Za-z0-9_-]+", "-", path.stem).strip("-")[:64] or "camera")
     if args.start_time:
@@ -187,6 +192,7 @@ def run(args: argparse.Namespace) -> int:
         model=args.model,
         conf=args.conf,
         fallen_conf=args.fallen_conf,
+        nms_iou=args.nms_iou,
         imgsz=args.imgsz,
         device=args.device,
         sample_fps=args.sample_fps,

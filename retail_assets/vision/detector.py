@@ -17,6 +17,7 @@ import numpy as np
 
 import retail_assets.vision  # noqa: F401  (sets YOLO_OFFLINE before ultralytics is imported)
 from retail_assets.errors import InputError, SetupError
+from retail_assets.vision.boxes import iou_matrix
 from retail_assets.vision.models import ResolvedModel
 
 
@@ -110,10 +111,12 @@ class UltralyticsDetector:
         imgsz: int = 640,
         device: str = "cpu",
         keep_labels: tuple[str, ...] = ("person",),
+        nms_iou: float = 0.5,
     ) -> None:
         from ultralytics import YOLO
 
         self.model = model
+        self.nms_iou = nms_iou
         self.imgsz = imgsz
         self.device = device
         try:
@@ -158,7 +161,24 @@ class UltralyticsDetector:
                 )
             )
         detections.sort(key=lambda d: -d.confidence)
+        return suppress_overlaps(detections, self.nms_iou)
+
+
+def suppress_overlaps(detections: list[Detection], iou_threshold: float) -> list[Detection]:
+    """Greedy non-maximum suppression across classes, on detections sorted by score.
+
+    Ultralytics suppresses overlaps within a class only; the default model's two classes are
+    both a person, so an upright and a fallen box on one body must count once. Runs after the
+    per-class thresholds, so a dropped low-score box never suppresses a kept one.
+    """
+    if iou_threshold >= 1.0 or len(detections) < 2:
         return detections
+    overlaps = iou_matrix(np.array([d.xyxy for d in detections]), np.array([d.xyxy for d in detections]))
+    kept: list[int] = []
+    for i in range(len(detections)):
+        if all(overlaps[i, k] < iou_threshold for k in kept):
+            kept.append(i)
+    return [detections[i] for i in kept]
 
 
 class NoDetector:

@@ -47,6 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"minimum fallen-person confidence (default {defaults.fallen_conf})",
     )
     parser.add_argument(
+        "--nms-iou",
+        type=float,
+        default=defaults.nms_iou,
+        help=f"class-agnostic NMS IoU (default {defaults.nms_iou})",
+    )
+    parser.add_argument(
         "--imgsz", type=int, default=defaults.imgsz, help=f"inference image size (default {defaults.imgsz})"
     )
     parser.add_argument("--device", default=defaults.device, help="torch device (default cpu)")
@@ -99,6 +105,7 @@ def _run_pipeline(args: argparse.Namespace, out: Path):  # -> PipelineStats
         model=args.model,
         conf=args.conf,
         fallen_conf=args.fallen_conf,
+        nms_iou=args.nms_iou,
         imgsz=args.imgsz,
         device=args.device,
         max_frames=args.max_frames,

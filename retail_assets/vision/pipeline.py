@@ -47,8 +47,9 @@ FrameCallback = Callable[[Frame, Sequence[TrackedDetection], float], None]
 @dataclass(frozen=True)
 class PipelineConfig:
     model: str = "default"  # "default" = the bundled person model, or ultralytics weights/export
-    conf: float = 0.3  # minimum score of an upright person
+    conf: float = 0.35  # minimum score of an upright person
     fallen_conf: float = 0.6  # minimum score of a `Fall` detection (a rarer, costlier alert)
+    nms_iou: float = 0.5  # boxes overlapping more than this (any class) are one person
     imgsz: int = 640
     device: str = "cpu"
     sample_fps: float | None = None  # None = every frame
@@ -63,6 +64,8 @@ class PipelineConfig:
             problems.append(f"conf must be in (0, 1], got {self.conf}")
         if not 0.0 < self.fallen_conf <= 1.0:
             problems.append(f"fallen_conf must be in (0, 1], got {self.fallen_conf}")
+        if not 0.0 < self.nms_iou <= 1.0:
+            problems.append(f"nms_iou must be in (0, 1], got {self.nms_iou}")
         if self.imgsz < 32:
             problems.append(f"imgsz must be at least 32, got {self.imgsz}")
         if self.sample_fps is not None and self.sample_fps <= 0:
@@ -131,6 +134,7 @@ class VideoPipeline:
             imgsz=config.imgsz,
             device=config.device,
             keep_labels=config.keep_labels,
+            nms_iou=config.nms_iou,
         )
         self.embedder: AppearanceEmbedder | None = None
         if config.tracker == "deepsort":
@@ -160,20 +164,18 @@ class VideoPipeline:
         """Read a local path or s3:// URI, write NDJSON to `out` atomically, return stats."""
         if context.start_time.tzinfo is None:
             raise InputError(f"video {source}: start time {context.start_time} has no timezone")
-        fetched = None
+        downloaded: Path | None = None
         local: str | Path = source
         if str(source).startswith("s3://"):
-            fetched = fetch_s3_video(
-                str(source), workdir=Path(out).parent if Path(out).parent.is_dir() else None
-            )
-            local = fetched.path
+            downloaded = fetch_s3_video(str(source))
+            local = downloaded
         try:
             with VideoSource(local, display_name=str(source)) as video:
                 return self._run(video, context, Path(out), progress, on_frame)
         finally:
-            if fetched is not None and fetched.temporary:
+            if downloaded is not None:
                 with contextlib.suppress(OSError):
-                    os.unlink(fetched.path)
+                    os.unlink(downloaded)
 
     def _run(
         self,

@@ -25,7 +25,9 @@ class TrackerSettings:
     max_iou_distance: float = 0.7
     max_cosine_distance: float = 0.2
     nn_budget: int | None = 100  # appearance samples kept per track (bounds memory)
-    box: str = "detection"  # "detection": the detector's box; "kalman": the filtered track box
+    # "kalman": the track's filtered box (smoother and, on PETS09, overlaps the people better);
+    # "detection": the raw detector box of this frame.
+    box: str = "kalman"
 
     def __post_init__(self) -> None:
         if self.box not in BOX_SOURCES:

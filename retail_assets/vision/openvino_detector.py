@@ -1,0 +1,212 @@
+"""The detector run by OpenVINO Runtime from a cached export, with no torch in the loop.
+
+Pre- and post-processing reproduce ultralytics' predict path (letterbox to the smallest
+stride-multiple rectangle, class-aware NMS at IoU 0.7, boxes scaled back and clipped), so the
+boxes match the PyTorch model's; doing them here with OpenCV and NumPy instead of through
+ultralytics' predictor saves its per-frame torch overhead and keeps torch out of memory.
+
+OpenVINO picks its inference precision per CPU: bfloat16 where the CPU has AMX or AVX-512
+BF16 units, float32 elsewhere. `precision="f32"` forces full precision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from retail_assets.errors import SetupError
+from retail_assets.vision.detector import ClassMap, Detection
+from retail_assets.vision.exported_models import exported_model
+from retail_assets.vision.models import ResolvedModel
+
+NMS_IOU = 0.7  # ultralytics' predict default
+MAX_DETECTIONS = 300
+STRIDE = 32
+PAD_VALUE = 114
+PRECISIONS = ("auto", "f32", "bf16", "f16")
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How a frame of one size maps into the network input: scale, then centred padding."""
+
+    input_h: int
+    input_w: int
+    resized_w: int
+    resized_h: int
+    left: int
+    top: int
+
+    @classmethod
+    def for_frame(cls, height: int, width: int, imgsz: int) -> Letterbox:
+        ratio = min(imgsz / height, imgsz / width)
+        resized_w, resized_h = max(round(width * ratio), 1), max(round(height * ratio), 1)
+        # Pad only up to the next stride multiple (ultralytics' rectangular inference), not to a
+        # square: a 4:3 frame runs at 640x480, a quarter less work than 640x640.
+        pad_w = (imgsz - resized_w) % STRIDE
+        pad_h = (imgsz - resized_h) % STRIDE
+        return cls(
+            input_h=resized_h + pad_h,
+            input_w=resized_w + pad_w,
+            resized_w=resized_w,
+            resized_h=resized_h,
+            left=round(pad_w / 2 - 0.1),
+            top=round(pad_h / 2 - 0.1),
+        )
+
+    def blob(self, image: np.ndarray) -> np.ndarray:
+        """BGR uint8 frame -> 1x3xHxW float32 RGB in [0, 1]."""
+        height, width = image.shape[:2]
+        if (width, height) != (self.resized_w, self.resized_h):
+            image = cv2.resize(image, (self.resized_w, self.resized_h), interpolation=cv2.INTER_LINEAR)
+        bottom = self.input_h - self.resized_h - self.top
+        right = self.input_w - self.resized_w - self.left
+        if self.top or bottom or self.left or right:
+            image = cv2.copyMakeBorder(
+                image, self.top, bottom, self.left, right, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3
+            )
+        return cv2.dnn.blobFromImage(image, scalefactor=1 / 255.0, swapRB=True)
+
+    def to_frame(self, boxes: np.ndarray, height: int, width: int) -> np.ndarray:
+        """Network-input xyxy boxes -> frame pixels, clipped to the frame."""
+        boxes = boxes.copy()
+        boxes[:, [0, 2]] = (boxes[:, [0, 2]] - self.left) * (width / self.resized_w)
+        boxes[:, [1, 3]] = (boxes[:, [1, 3]] - self.top) * (height / self.resized_h)
+        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
+        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
+        return boxes
+
+
+def read_class_names(metadata: Path) -> dict[int, str]:
+    import yaml
+
+    try:
+        names = yaml.safe_load(metadata.read_text(encoding="utf-8"))["names"]
+        return {int(k): str(v) for k, v in names.items()}
+    except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as exc:
+        raise SetupError(f"exported model {metadata.parent}: unreadable class names ({exc})") from exc
+
+
+def class_aware_nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float) -> np.ndarray:
+    """Indices kept by greedy NMS within each class, best score first (as torchvision's nms)."""
+    if len(boxes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    # Shift each class far away so boxes of different classes never overlap (ultralytics' trick).
+    shifted = boxes + (classes[:, None] * 7680.0)
+    x1, y1, x2, y2 = shifted.T
+    areas = (x2 - x1) * (y2 - y1)
+    order = np.argsort(-scores, kind="stable")
+    keep: list[int] = []
+    while order.size and len(keep) < MAX_DETECTIONS:
+        best = order[0]
+        keep.append(int(best))
+        rest = order[1:]
+        inter_w = np.clip(np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]), 0, None)
+        inter_h = np.clip(np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]), 0, None)
+        inter = inter_w * inter_h
+        overlap = inter / np.maximum(areas[best] + areas[rest] - inter, 1e-9)
+        order = rest[overlap <= iou]
+    return np.array(keep, dtype=np.int64)
+
+
+class OpenVinoDetector:
+    """YOLO detections from the OpenVINO export of `model` (exported on first use, then cached)."""
+
+    backend = "openvino"
+
+    def __init__(
+        self,
+        model: ResolvedModel,
+        conf: float,
+        fallen_conf: float,
+        imgsz: int = 640,
+        keep_labels: tuple[str, ...] = ("person",),
+        precision: str = "auto",
+        threads: int | None = None,
+        cache: Path | None = None,
+    ) -> None:
+        import openvino as ov
+
+        if precision not in PRECISIONS:
+            raise SetupError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        self.model = model
+        self.imgsz = imgsz
+        self.export = exported_model(model, imgsz, "openvino", cache)
+        self.class_map = ClassMap.for_model(
+            read_class_names(self.export.metadata), conf, fallen_conf, keep_labels
+        )
+        self._kept_classes = np.array(sorted(self.class_map.rules), dtype=np.int64)
+        self._core = ov.Core()
+        self._network = self._core.read_model(self.export.xml)
+        self._compile_config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY"}
+        if precision != "auto":
+            self._compile_config["INFERENCE_PRECISION_HINT"] = precision
+        if threads:
+            self._compile_config["INFERENCE_NUM_THREADS"] = threads
+        # One compiled network per input shape (a video has one frame size, so usually one).
+        self._requests: dict[tuple[int, int], object] = {}
+
+    @property
+    def fingerprint(self) -> str:
+        return self.model.fingerprint
+
+    def _request(self, letterbox: Letterbox):  # -> openvino.InferRequest
+        shape = (letterbox.input_h, letterbox.input_w)
+        request = self._requests.get(shape)
+        if request is None:
+            network = self._network.clone()
+            network.reshape([1, 3, *shape])  # a static shape compiles to faster kernels
+            compiled = self._core.compile_model(network, "CPU", self._compile_config)
+            request = self._requests[shape] = compiled.create_infer_request()
+        return request
+
+    def raw_outputs(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:
+        height, width = image.shape[:2]
+        letterbox = Letterbox.for_frame(height, width, self.imgsz)
+        request = self._request(letterbox)
+        request.infer({0: letterbox.blob(image)})  # type: ignore[attr-defined]
+        return np.array(request.get_output_tensor(0).data[0]), letterbox  # type: ignore[attr-defined]
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        output, letterbox = self.raw_outputs(image)
+        return self.decode(output, letterbox, image.shape[0], image.shape[1])
+
+    def decode(self, output: np.ndarray, letterbox: Letterbox, height: int, width: int) -> list[Detection]:
+        """(4 + classes, anchors) network output -> detections in frame pixels, best first."""
+        class_scores = output[4:]
+        class_ids = class_scores.argmax(axis=0)
+        scores = class_scores[class_ids, np.arange(class_scores.shape[1])]
+        keep = (scores > self.class_map.lowest_threshold) & np.isin(class_ids, self._kept_classes)
+        if not keep.any():
+            return []
+        cx, cy, w, h = output[:4, keep]
+        boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1).astype(np.float64)
+        scores, class_ids = scores[keep].astype(np.float64), class_ids[keep]
+        kept = class_aware_nms(boxes, scores, class_ids, NMS_IOU)
+        boxes = letterbox.to_frame(boxes[kept], height, width)
+        return self._detections(boxes, scores[kept], class_ids[kept])
+
+    def _detections(self, boxes: np.ndarray, scores: np.ndarray, class_ids: Sequence[int]) -> list[Detection]:
+        detections: list[Detection] = []
+        for (x1, y1, x2, y2), score, class_id in zip(boxes, scores, class_ids, strict=True):
+            rule = self.class_map.rules.get(int(class_id))
+            if rule is None or score < rule.min_confidence or x2 <= x1 or y2 <= y1:
+                continue
+            detections.append(
+                Detection(
+                    float(x1),
+                    float(y1),
+                    float(x2),
+                    float(y2),
+                    float(score),
+                    int(class_id),
+                    rule.label,
+                    dict(rule.attributes),
+                )
+            )
+        detections.sort(key=lambda d: -d.confidence)
+        return detections
