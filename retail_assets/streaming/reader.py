@@ -3,7 +3,8 @@
 A reader starts at the receipt's first message id (inclusive) and stops at its last one. In
 between, messages of other producers (other videos, other stores, orphans of crashed
 publishes) are skipped: only messages from the receipt's producer name, which is unique per
-publish attempt, and carrying the receipt's run and video properties are returned.
+publish attempt, are returned, and the first and last of them must carry the receipt's run and
+video properties.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ def read_receipt_columns(
     try:
         while True:
             try:
-                msg = reader.read_next(timeout_ms)
+                # The raw reader skips the Python wrapper built around every message.
+                msg = reader._reader.read_next(timeout_ms)
             except pulsar.Timeout as exc:
                 if reopen_attempts <= 0:
                     raise ReadError(
@@ -90,7 +92,9 @@ def read_receipt_columns(
             if seen is not None and message_id <= seen:
                 continue  # already handled before a reopen
             seen = message_id
-            if msg.producer_name() == wanted and _has_properties(msg, expected):
+            if msg.producer_name() == wanted:
+                if read == 0 or message_id >= last:
+                    _check_properties(msg, expected, receipt)
                 batch.payloads.append(msg.data())
                 batch.message_ids.append(message_id.serialize().hex())
                 batch.publish_ts_ms.append(msg.publish_timestamp())
@@ -129,9 +133,17 @@ def _open_reader(
         ) from exc
 
 
-def _has_properties(msg: pulsar.Message, expected: dict[str, str]) -> bool:
+def _check_properties(msg: Any, expected: dict[str, str], receipt: PublishReceipt) -> None:
+    """The producer name selects a receipt's messages (it is unique per publish attempt); the
+    properties of its first and last message are checked as well, which catches a receipt
+    that does not belong to these messages (e.g. a producer name reused by hand)."""
     props = msg.properties()
-    return all(props.get(name) == value for name, value in expected.items())
+    wrong = {name: props.get(name) for name, value in expected.items() if props.get(name) != value}
+    if wrong:
+        raise ReadError(
+            f"messages of producer {receipt.producer_name} on {receipt.topic} carry {wrong}, not the receipt's "
+            f"{expected}: the receipt of {receipt.video_key} does not describe these messages"
+        )
 
 
 def read_receipt(
