@@ -28,8 +28,8 @@ def video_run_request(key: str, etag: str, partition_key: str, store_id: str) ->
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "Lists the videos bucket after a cursor kept per <store>/<camera>/ prefix; registers new "
-        "stores as `stores` partitions and requests one run per new video (run key <key>@<etag>). "
+        "Lists the videos bucket after a cursor kept per `<store>/<camera>/` prefix; registers new "
+        "stores as `stores` partitions and requests one run per new video (run key `<key>@<etag>`). "
         "Keys outside the layout are reported in the tick and skipped."
     ),
 )

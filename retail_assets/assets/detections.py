@@ -176,7 +176,7 @@ def infer_one(
     ],
     description=(
         "One NDJSON object of schema v1 detection events per video (YOLOv8 + DeepSort), at "
-        "s3://<detections bucket>/<video key>.<model fingerprint>.ndjson. A video whose NDJSON is "
+        "`s3://<detections bucket>/<video key>.<model fingerprint>.ndjson`. A video whose NDJSON is "
         "current (same video etag and settings fingerprint in the object's metadata) is skipped "
         "unless `force`. A video that fails is reported and the others proceed."
     ),

@@ -55,7 +55,7 @@ def receipts_table(receipts: list[PublishReceipt]) -> str:
     ],
     description=(
         "Every current NDJSON line of the store-day as one message on the events topic (JSON "
-        "schema, key <store>/<camera>). An object is published once: its receipt (producer and "
+        "schema, key `<store>/<camera>`). An object is published once: its receipt (producer and "
         "message id range, stored in S3 under _receipts/) records the NDJSON etag, and a re-run "
         "publishes only objects without a receipt for their current etag. Receipts of videos no "
         "longer in the bucket are dropped, so bronze follows the bucket."

@@ -67,7 +67,7 @@ def manifest_table(entries: list[dict[str, Any]]) -> str:
     backfill_policy=PER_PARTITION_BACKFILL,
     kinds={"s3", "opencv"},
     description=(
-        "The store-day's videos in the videos bucket (<store>/<camera>/<YYYY-MM-DD>/<HHMMSS>.<ext>): "
+        "The store-day's videos in the videos bucket (`<store>/<camera>/<YYYY-MM-DD>/<HHMMSS>.<ext>`): "
         "key, etag, size, duration, fps and start time. Unreadable videos are listed with the reason."
     ),
 )
