@@ -1,4 +1,10 @@
-"""`retail-assets demo`: a round trip through every embedded component, with a summary.
+"""`retail-assets demo`: the real pipeline on the embedded stack, with a summary.
+
+Uploads OpenCV's sample video (PETS 2009, people walking) as `<store>/<camera>/<date>/090000.avi`,
+registers the store as a `stores` partition, materializes the store-day's four assets in
+process (the same definitions `dagster dev` serves, recorded in DAGSTER_HOME so `make ui` shows
+the run) and prints videos, frames, detections, tracks, messages, bronze rows and the Iceberg
+snapshot. Exits 1 when bronze does not hold exactly the NDJSON lines.
 
 Runs against the stack in the state directory (`retail-assets stack up` first; `make demo` does).
 """
@@ -6,49 +12,167 @@ Runs against the stack in the state directory (`retail-assets stack up` first; `
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import uuid
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
 
-import pyarrow as pa
-
-from retail_assets.lakehouse.catalog import open_catalog
-from retail_assets.objectstore import check_bucket, make_s3_client
-from retail_assets.stack import EmbeddedStack
-from retail_assets.streaming.connection import open_client
+SAMPLE_VIDEO = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+DEFAULT_MAX_FRAMES = 200
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dir", default=None, help="stack state directory (default: ./.retail)")
+    parser.add_argument(
+        "--video", type=Path, default=SAMPLE_VIDEO, help="video to upload (default: %(default)s)"
+    )
+    parser.add_argument("--store", default="store-001", help="store id (default: %(default)s)")
+    parser.add_argument("--camera", default="cam-1", help="camera id (default: %(default)s)")
+    parser.add_argument("--date", default=None, help="store-day YYYY-MM-DD (default: today, UTC)")
+    parser.add_argument(
+        "--max-frames",
+        type=int,
+        default=DEFAULT_MAX_FRAMES,
+        help="frames to infer per video; 0 = the whole video (default: %(default)s, two to three minutes on 2 CPU cores)",
+    )
+    parser.add_argument("--force", action="store_true", help="re-infer even when the NDJSON is current")
+    parser.add_argument("--verbose", action="store_true", help="show Dagster's step logs")
 
 
 def run(args: argparse.Namespace) -> int:
+    from retail_assets.errors import InputError
+    from retail_assets.stack import EmbeddedStack
+
+    if not args.video.exists():
+        print(
+            f"retail-assets demo: sample video {args.video} not found. Install it with "
+            "`sudo apt-get install opencv-doc` (Debian/Ubuntu ship vtest.avi in it), or pass --video PATH.",
+            file=sys.stderr,
+        )
+        return 2
+    day = date.fromisoformat(args.date) if args.date else datetime.now(UTC).date()
+    if args.max_frames < 0:
+        raise InputError(f"--max-frames must be 0 (whole video) or positive, got {args.max_frames}")
     os.environ.update(EmbeddedStack(args.dir).env())
-    s3 = make_s3_client(os.environ["AWS_ENDPOINT_URL_S3"])
-    check_bucket(s3, "videos")
-    key = f"demo/round-trip-{uuid.uuid4().hex[:8]}.json"
-    s3.put_object(Bucket="videos", Key=key, Body=b'{"hello": "store"}')
-    assert s3.get_object(Bucket="videos", Key=key)["Body"].read() == b'{"hello": "store"}'
-    print(f"s3       put + get s3://videos/{key}")
+    return _run_pipeline(args, day)
 
-    client = open_client(os.environ["PULSAR_SERVICE_URL"])
-    try:
-        topic = os.environ["PULSAR_TOPIC"]
-        reader_start = client.create_producer(topic).send(b'{"demo": "marker"}')
-        msg_id = client.create_producer(topic).send(json.dumps({"store_id": "demo"}).encode())
-        reader = client.create_reader(topic, reader_start)
-        received = reader.read_next(10_000)
-        print(f"pulsar   produced {msg_id} and read it back from {topic}: {received.data().decode()}")
-    finally:
-        client.close()
 
-    catalog = open_catalog(os.environ.get("RVA_CATALOG", "lakehouse"))
-    table_id = "rva.demo_round_trip"
-    rows = pa.table({"store_id": ["demo"], "note": ["round trip"]})
-    table = catalog.create_table_if_not_exists(table_id, schema=rows.schema)
-    table.append(rows)
-    print(
-        f"iceberg  appended 1 row to lakehouse.{table_id}: {len(table.scan().to_arrow())} rows, "
-        f"snapshot {table.current_snapshot().snapshot_id}"
+def _run_pipeline(args: argparse.Namespace, day: date) -> int:
+    import dagster as dg
+
+    from retail_assets.assets import DETECTIONS_OP
+    from retail_assets.assets.bronze import bronze_raw
+    from retail_assets.assets.detections import detections
+    from retail_assets.assets.events import pulsar_events
+    from retail_assets.assets.videos import raw_videos
+    from retail_assets.contracts.layout import check_id
+    from retail_assets.lakehouse.bronze import BRONZE_TABLE, partition_filter
+    from retail_assets.lakehouse.catalog import open_catalog
+    from retail_assets.objectstore import make_s3_client
+    from retail_assets.partitions import STORES_PARTITIONS_NAME
+    from retail_assets.resources import resources_from_env
+
+    store, camera = check_id(args.store, "--store"), check_id(args.camera, "--camera")
+    partition = f"{day.isoformat()}|{store}"
+    key = f"{store}/{camera}/{day.isoformat()}/090000{args.video.suffix.lower() or '.avi'}"
+    resources = resources_from_env()
+    s3 = make_s3_client(os.environ["AWS_ENDPOINT_URL_S3"], os.environ.get("AWS_REGION", "us-east-1"))
+    videos_bucket = os.environ.get("RVA_VIDEOS_BUCKET", "videos")
+    started = time.perf_counter()
+    s3.upload_file(str(args.video), videos_bucket, key)
+    print(f"uploaded   {args.video} -> s3://{videos_bucket}/{key}")
+
+    _ensure_instance_config(Path(os.environ["DAGSTER_HOME"]))
+    instance = dg.DagsterInstance.get()
+    if store not in instance.get_dynamic_partitions(STORES_PARTITIONS_NAME):
+        instance.add_dynamic_partitions(STORES_PARTITIONS_NAME, [store])
+        print(f"registered store {store} as a `stores` partition")
+    detections_config: dict[str, Any] = {"force": args.force}
+    if args.max_frames:
+        detections_config["max_frames"] = args.max_frames
+    run_config: dict[str, Any] = {"ops": {DETECTIONS_OP: {"config": detections_config}}}
+    if not args.verbose:
+        run_config["loggers"] = {"console": {"config": {"log_level": "WARNING"}}}
+    frames_note = f"first {args.max_frames} frames" if args.max_frames else "every frame"
+    print(f"materializing partition {partition} ({frames_note} of each video) ...", flush=True)
+    assets = [raw_videos, detections, pulsar_events, bronze_raw]
+    result = dg.materialize(
+        assets,
+        partition_key=partition,
+        instance=instance,
+        resources=resources,
+        run_config=run_config,
+        raise_on_error=False,
     )
+    if not result.success:
+        print(f"run {result.run_id} failed; `make ui` shows its logs", file=sys.stderr)
+        return 1
+
+    current = result.output_for_node(DETECTIONS_OP)["current"]
+    ndjson_lines = frames = tracks = 0
+    for entry in current:
+        bucket, _, ndjson_key = entry["ndjson_uri"][len("s3://") :].partition("/")
+        head = s3.head_object(Bucket=bucket, Key=ndjson_key)["Metadata"]
+        frames += int(head.get("frames-processed", 0))
+        tracks += int(head.get("tracks", 0))
+        body = s3.get_object(Bucket=bucket, Key=ndjson_key)["Body"]
+        ndjson_lines += sum(1 for _ in body.iter_lines())
+    meta = {name: _metadata(result, name) for name in ASSET_NAMES}
+    table = open_catalog(os.environ.get("RVA_CATALOG", "lakehouse")).load_table(BRONZE_TABLE)
+    bronze_rows = (
+        table.scan(row_filter=partition_filter(store, day), selected_fields=("event_id",)).to_arrow().num_rows
+    )
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    det = meta["detections"]
+
+    print()
+    print(f"partition          {partition}   (run {result.run_id})")
+    print(f"videos             {meta['raw_videos']['videos']} ({det['videos_inferred']} inferred now, "
+          f"{det['videos_skipped_current']} already current, {det['videos_failed']} failed)")  # fmt: skip
+    print(f"frames             {frames} processed ({frames_note} of each video)")
+    print(f"detections         {ndjson_lines} NDJSON lines")
+    print(f"tracks             {tracks} distinct tracks")
+    if det["videos_inferred"]:
+        print(f"speed              {det['achieved_fps']} frames/s with {det['model']}")
+    for entry in current:
+        print(f"ndjson             {entry['ndjson_uri']}")
+    print(f"messages           {meta['pulsar_events']['messages']} on {meta['pulsar_events']['topic']} "
+          f"({meta['pulsar_events']['messages_published_this_run']} published by this run)")  # fmt: skip
+    print(f"bronze rows        {bronze_rows} in {meta['bronze_raw']['table']}")
+    print(f"iceberg snapshot   {meta['bronze_raw']['snapshot_id']}")
+    print(f"checks             {sum(checks.values())}/{len(checks)} passed"
+          + "".join(f"\n  FAILED {name}" for name, ok in checks.items() if not ok))  # fmt: skip
+    print(f"elapsed            {time.perf_counter() - started:.1f} s")
+    if bronze_rows != ndjson_lines:
+        print(
+            f"MISMATCH: bronze holds {bronze_rows} rows but the NDJSON has {ndjson_lines} lines",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"OK: bronze rows == NDJSON lines ({bronze_rows})")
     return 0
+
+
+def _ensure_instance_config(home: Path) -> None:
+    """Give a fresh DAGSTER_HOME the package's local instance settings (pool limits); keep any existing one."""
+    from importlib import resources
+
+    config = home / "dagster.yaml"
+    if not config.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        config.write_text(resources.files("retail_assets").joinpath("local_dagster.yaml").read_text())
+        print(f"wrote {config} (local instance settings: pool limits)")
+
+
+ASSET_NAMES = ("raw_videos", "detections", "pulsar_events", "bronze_raw")
+
+
+def _metadata(result: Any, name: str) -> dict[str, Any]:
+    import dagster as dg
+
+    for event in result.get_asset_materialization_events():
+        if event.asset_key == dg.AssetKey(["rva", name]):
+            return {k: v.value for k, v in event.materialization.metadata.items()}
+    return {}
