@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from retail_assets.errors import SetupError
-from retail_assets.vision.detector import ClassMap, Detection
+from retail_assets.vision.detector import ClassMap, Detection, suppress_overlaps
 from retail_assets.vision.exported_models import exported_model
 from retail_assets.vision.models import ResolvedModel
 
@@ -125,6 +125,7 @@ class OpenVinoDetector:
         fallen_conf: float,
         imgsz: int = 640,
         keep_labels: tuple[str, ...] = ("person",),
+        nms_iou: float = 0.5,
         precision: str = "auto",
         threads: int | None = None,
         cache: Path | None = None,
@@ -135,6 +136,7 @@ class OpenVinoDetector:
             raise SetupError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         self.model = model
         self.imgsz = imgsz
+        self.nms_iou = nms_iou
         self.export = exported_model(model, imgsz, "openvino", cache)
         self.class_map = ClassMap.for_model(
             read_class_names(self.export.metadata), conf, fallen_conf, keep_labels
@@ -209,4 +211,5 @@ class OpenVinoDetector:
                 )
             )
         detections.sort(key=lambda d: -d.confidence)
-        return detections
+        # The same cross-class suppression UltralyticsDetector applies (one box per person).
+        return suppress_overlaps(detections, self.nms_iou)

@@ -1,0 +1,181 @@
+"""`retail-assets bench`: the naive, reference and default pipelines side by side on one video.
+
+All pipelines read the same frames at the same input resolution (640), each in its own child
+process (see `runners`). Printed per pipeline: milliseconds per frame per stage, frames/s,
+real-time factor and peak RSS; then the default's recall of the reference's boxes and, with
+`--gt`, MOTA and IDF1 of every pipeline. `--json` adds one JSON object as the last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from retail_assets.benchmarks.runners import PIPELINES, PipelineRun, run_in_child
+from retail_assets.errors import InputError
+from retail_assets.vision.stage_clock import STAGES
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return number
+
+
+def _pipeline_list(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in PIPELINES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"choose among {', '.join(PIPELINES)} (comma-separated), got {value!r}"
+        )
+    return [name for name in PIPELINES if name in names]  # always the same order
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--video", required=True, help="video file to run every pipeline on")
+    parser.add_argument("--gt", help="MOTChallenge gt.txt of the video: adds MOTA and IDF1 per pipeline")
+    parser.add_argument(
+        "--max-frames", type=_positive_int, help="only the first N frames (quick runs, tests)"
+    )
+    parser.add_argument(
+        "--pipelines",
+        type=_pipeline_list,
+        default=list(PIPELINES),
+        help=f"comma-separated subset of {','.join(PIPELINES)} (default: all three)",
+    )
+    parser.add_argument(
+        "--repeat-video",
+        type=_positive_int,
+        default=1,
+        help="run on the video concatenated N times (memory must stay flat as videos get longer)",
+    )
+    parser.add_argument("--device", default="cpu", help="inference device for every pipeline (default cpu)")
+    parser.add_argument("--keep", help="keep every pipeline's NDJSON output in this directory")
+    parser.add_argument("--json", action="store_true", help="also print one JSON object as the last line")
+
+
+def run(args: argparse.Namespace) -> int:
+    from retail_assets.benchmarks.comparison import box_recall, tracking_scores
+    from retail_assets.benchmarks.video_files import concatenate_video, processed_frames
+    from retail_assets.vision.evaluation import load_mot_ground_truth, predictions_from_ndjson
+
+    video = Path(args.video)
+    if not video.is_file():
+        raise InputError(f"video {video}: file does not exist")
+    gt = load_mot_ground_truth(args.gt) if args.gt else None
+    scratch = Path(tempfile.mkdtemp(prefix="rva-bench-"))
+    try:
+        workdir = Path(args.keep) if args.keep else scratch
+        workdir.mkdir(parents=True, exist_ok=True)
+        source = video
+        if args.repeat_video > 1:
+            source = concatenate_video(
+                video, args.repeat_video, scratch / f"repeated{video.suffix or '.avi'}"
+            )
+        machine = machine_description()
+        runs: dict[str, PipelineRun] = {}
+        for name in args.pipelines:
+            print(f"bench: running {name} ...", file=sys.stderr, flush=True)
+            runs[name] = run_in_child(name, source, workdir, args.max_frames, args.device)
+        outputs = {name: predictions_from_ndjson(run.output) for name, run in runs.items()}
+        report: dict[str, object] = {
+            "video": str(video),
+            "repeat_video": args.repeat_video,
+            "machine": machine,
+            "pipelines": {name: run.summary() for name, run in runs.items()},
+        }
+        if "default" in runs and "naive" in runs:
+            report["speedup_default_vs_naive"] = round(runs["default"].fps / runs["naive"].fps, 3)
+        if "default" in runs and "reference" in runs:
+            default = runs["default"]
+            frames = processed_frames(
+                default.frames_decoded, default.video_fps, default.settings.get("sample_fps")
+            )
+            recall, matched, total = box_recall(outputs["reference"], outputs["default"], frames)
+            report["default_recall_of_reference"] = {
+                "recall": round(recall, 4),
+                "matched": matched,
+                "reference_boxes": total,
+                "iou": 0.5,
+            }
+        if gt is not None:
+            report["ground_truth"] = str(args.gt)
+            report["tracking"] = {
+                name: _rounded(tracking_scores(gt, outputs[name], run.frames_decoded).as_dict())
+                for name, run in runs.items()
+            }
+        print_report(report, runs)
+        if args.json:
+            print(json.dumps(report, sort_keys=True))
+        return 0
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _rounded(scores: dict[str, float | int]) -> dict[str, float | int]:
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()}
+
+
+def machine_description() -> dict[str, object]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "cpu": cpu,
+        "cores": cores,
+        "load_average_1m_at_start": round(os.getloadavg()[0], 2),
+        "python": platform.python_version(),
+    }
+
+
+def print_report(report: dict, runs: dict[str, PipelineRun]) -> None:
+    first = next(iter(runs.values()))
+    machine = report["machine"]
+    print(
+        f"video {report['video']}"
+        + (f" x{report['repeat_video']}" if report["repeat_video"] > 1 else "")
+        + f": {first.frames_decoded} frames at {first.video_fps:g} fps ({first.video_seconds:.1f} s of video)"
+    )
+    print(
+        f"machine: {machine['cpu']}, {machine['cores']} cores, load average {machine['load_average_1m_at_start']} at start"
+    )
+    header = "".join(f"{stage:>10}" for stage in (*STAGES, "total"))
+    print(f"{'ms/frame':<10}{header}{'frames':>8}{'fps':>8}{'x real':>8}{'peak RSS':>10}")
+    for name, run in runs.items():
+        cells = "".join(f"{value:10.1f}" for value in run.ms_per_frame().values())
+        print(
+            f"{name:<10}{cells}{run.frames_processed:8d}{run.fps:8.2f}{run.realtime_factor:8.2f}"
+            f"{run.peak_rss_mb:7.0f} MB"
+        )
+    for name, run in runs.items():
+        print(f"  {name}: {run.description}; setup {run.setup_seconds:.1f} s")
+    if "speedup_default_vs_naive" in report:
+        print(f"default vs naive: {report['speedup_default_vs_naive']:.2f}x the frames/s")
+    if "default_recall_of_reference" in report:
+        agreement = report["default_recall_of_reference"]
+        print(
+            f"default's recall of the reference's boxes (IoU >= 0.5): {agreement['recall']:.4f} "
+            f"({agreement['matched']} of {agreement['reference_boxes']})"
+        )
+    if "tracking" in report:
+        print(f"tracking accuracy against {report['ground_truth']}:")
+        for name, scores in report["tracking"].items():
+            print(
+                f"  {name:<10} MOTA {100 * scores['mota']:5.1f}  IDF1 {100 * scores['idf1']:5.1f}  "
+                f"ID switches {scores['id_switches']:4d}  precision {100 * scores['precision']:5.1f}  "
+                f"recall {100 * scores['recall']:5.1f}"
+            )

@@ -1,0 +1,52 @@
+"""Video helpers the benchmark needs: a longer copy of a video, and which frames get processed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+
+from retail_assets.errors import InputError, SetupError
+from retail_assets.vision.sampling import FrameSampler
+
+
+def concatenate_video(source: Path, times: int, out: Path) -> Path:
+    """`source` played `times` times in a row, written to `out` (Motion JPEG: near lossless, any OpenCV build writes it)."""
+    capture = cv2.VideoCapture(str(source))
+    if not capture.isOpened():
+        raise InputError(f"video {source}: OpenCV cannot open it")
+    fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0) or 25.0
+    frames = []
+    writer = None
+    try:
+        for _ in range(times):
+            capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            index = 0
+            while True:
+                ok, frame = capture.read()
+                if not ok:
+                    break
+                if writer is None:
+                    height, width = frame.shape[:2]
+                    out = out.with_suffix(".avi")
+                    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
+                    if not writer.isOpened():
+                        raise SetupError(f"OpenCV cannot write {out} (Motion JPEG)")
+                    writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 95)
+                writer.write(frame)
+                index += 1
+            frames.append(index)
+    finally:
+        capture.release()
+        if writer is not None:
+            writer.release()
+    if not frames or frames[0] == 0:
+        raise InputError(f"video {source}: no frame could be decoded")
+    return out
+
+
+def processed_frames(frames_decoded: int, video_fps: float, sample_fps: object) -> list[int]:
+    """Indices of the frames a pipeline with this `sample_fps` (None: every frame) processed."""
+    rate = float(sample_fps) if isinstance(sample_fps, int | float) else None
+    sampler = FrameSampler(video_fps, rate)
+    return [index for index in range(frames_decoded) if sampler.keep(index)]
