@@ -90,19 +90,20 @@ def read_receipt_columns(
                 ) from exc
             message_id = msg.message_id()
             if seen is not None and message_id <= seen:
-                continue  # already handled before a reopen
+                continue  # delivered again (after a reopen, or by the broker): already handled
             seen = message_id
+            at_end = message_id >= last
             if msg.producer_name() == wanted:
-                if read == 0 or message_id >= last:
+                if read == 0 or at_end:
                     _check_properties(msg, expected, receipt)
                 batch.payloads.append(msg.data())
                 batch.message_ids.append(message_id.serialize().hex())
                 batch.publish_ts_ms.append(msg.publish_timestamp())
                 read += 1
-                if len(batch) >= batch_size:
+                if read % batch_size == 0:
                     yield batch
                     batch = MessageColumns()
-            if message_id >= last:
+            if at_end:
                 break
     finally:
         reader.close()
