@@ -110,7 +110,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--nms-iou",
         type=float,
         default=defaults.nms_iou,
-        help=f"boxes of any class overlapping more than this IoU are one person (default {defaults.nms_iou})",
+        help=f"an upright and a fallen box overlapping at least this IoU are one person (default {defaults.nms_iou})",
     )
     parser.add_argument(
         "--imgsz",

@@ -45,6 +45,10 @@ class Detection:
         return self.y2 - self.y1
 
 
+# A box this much inside a stronger box is a part of that person, not another one.
+DEFAULT_CONTAINED = 0.9
+
+
 class Detector(Protocol):
     """The detection backend the pipeline calls once per processed frame."""
 
@@ -112,11 +116,13 @@ class UltralyticsDetector:
         device: str = "cpu",
         keep_labels: tuple[str, ...] = ("person",),
         nms_iou: float = 0.5,
+        contained: float = DEFAULT_CONTAINED,
     ) -> None:
         from ultralytics import YOLO
 
         self.model = model
         self.nms_iou = nms_iou
+        self.contained = contained
         self.imgsz = imgsz
         self.device = device
         try:
@@ -161,22 +167,39 @@ class UltralyticsDetector:
                 )
             )
         detections.sort(key=lambda d: -d.confidence)
-        return suppress_overlaps(detections, self.nms_iou)
+        return suppress_overlaps(detections, self.nms_iou, self.contained)
 
 
-def suppress_overlaps(detections: list[Detection], iou_threshold: float) -> list[Detection]:
-    """Greedy non-maximum suppression across classes, on detections sorted by score.
+def suppress_overlaps(
+    detections: list[Detection], iou_threshold: float, contained: float = DEFAULT_CONTAINED
+) -> list[Detection]:
+    """Drop duplicate boxes of one person, keeping the higher score (detections sorted by score).
 
-    Ultralytics suppresses overlaps within a class only; the default model's two classes are
-    both a person, so an upright and a fallen box on one body must count once. Runs after the
-    per-class thresholds, so a dropped low-score box never suppresses a kept one.
+    Two cases, on top of ultralytics' own per-class suppression:
+    - boxes of different classes overlapping with IoU >= `iou_threshold`: the default model's
+      classes are both a person, so an upright and a fallen box on one body count once;
+    - a box lying at least `contained` (share of its own area) inside a higher-scored box of
+      any class: the model sometimes adds a box on part of a body (the upper half) next to the
+      whole-body box. A person mostly hidden behind another can be lost this way; two people
+      side by side (who overlap only partly) are not.
+    Runs after the per-class thresholds, so a dropped low-score box never suppresses a kept one.
     """
-    if iou_threshold >= 1.0 or len(detections) < 2:
+    if len(detections) < 2:
         return detections
-    overlaps = iou_matrix(np.array([d.xyxy for d in detections]), np.array([d.xyxy for d in detections]))
+    coords = np.array([d.xyxy for d in detections])
+    overlaps = iou_matrix(coords, coords)
+    widths = np.clip(np.minimum(coords[:, None, 2], coords[None, :, 2]) - np.maximum(coords[:, None, 0], coords[None, :, 0]), 0, None)  # fmt: skip
+    heights = np.clip(np.minimum(coords[:, None, 3], coords[None, :, 3]) - np.maximum(coords[:, None, 1], coords[None, :, 1]), 0, None)  # fmt: skip
+    areas = (coords[:, 2] - coords[:, 0]) * (coords[:, 3] - coords[:, 1])
+    inside = widths * heights / np.maximum(areas[:, None], 1e-9)  # [i, k]: share of box i inside box k
     kept: list[int] = []
-    for i in range(len(detections)):
-        if all(overlaps[i, k] < iou_threshold for k in kept):
+    for i, detection in enumerate(detections):
+        duplicate = any(
+            inside[i, k] >= contained
+            or (detection.class_id != detections[k].class_id and overlaps[i, k] >= iou_threshold)
+            for k in kept
+        )
+        if not duplicate:
             kept.append(i)
     return [detections[i] for i in kept]
 

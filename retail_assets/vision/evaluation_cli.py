@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--nms-iou",
         type=float,
         default=defaults.nms_iou,
-        help=f"class-agnostic NMS IoU (default {defaults.nms_iou})",
+        help=f"IoU at which an upright and a fallen box are one person (default {defaults.nms_iou})",
     )
     parser.add_argument(
         "--imgsz", type=int, default=defaults.imgsz, help=f"inference image size (default {defaults.imgsz})"

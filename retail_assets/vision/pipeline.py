@@ -49,7 +49,8 @@ class PipelineConfig:
     model: str = "default"  # "default" = the bundled person model, or ultralytics weights/export
     conf: float = 0.35  # minimum score of an upright person
     fallen_conf: float = 0.6  # minimum score of a `Fall` detection (a rarer, costlier alert)
-    nms_iou: float = 0.5  # boxes overlapping more than this (any class) are one person
+    nms_iou: float = 0.5  # an upright and a fallen box overlapping this much are one person
+    contained: float = 0.9  # a box this much inside a stronger one is part of that person
     imgsz: int = 640
     device: str = "cpu"
     sample_fps: float | None = None  # None = every frame
@@ -66,6 +67,8 @@ class PipelineConfig:
             problems.append(f"fallen_conf must be in (0, 1], got {self.fallen_conf}")
         if not 0.0 < self.nms_iou <= 1.0:
             problems.append(f"nms_iou must be in (0, 1], got {self.nms_iou}")
+        if not 0.0 < self.contained <= 1.0:
+            problems.append(f"contained must be in (0, 1], got {self.contained}")
         if self.imgsz < 32:
             problems.append(f"imgsz must be at least 32, got {self.imgsz}")
         if self.sample_fps is not None and self.sample_fps <= 0:
@@ -135,6 +138,7 @@ class VideoPipeline:
             device=config.device,
             keep_labels=config.keep_labels,
             nms_iou=config.nms_iou,
+            contained=config.contained,
         )
         self.embedder: AppearanceEmbedder | None = None
         if config.tracker == "deepsort":
