@@ -46,6 +46,7 @@ from retail_assets.errors import InputError, RetailAssetsError, SetupError
 from retail_assets.streaming.partition_keys import parse_partition_key
 from retail_assets.streaming.publisher import PublishReceipt
 from retail_assets.streaming.reader import MessageColumns, read_receipt_columns
+from retail_assets.streaming.validation import parse_utc_timestamps
 
 BRONZE_TABLE = "rva.bronze_raw"
 # Snapshot summary properties naming the write (readable with `table.snapshots()`).
@@ -318,7 +319,7 @@ class _Batches:
                 parsed["event_id"],
                 parsed["store_id"],
                 parsed["camera_id"],
-                pc.cast(parsed["ts"], _TS),
+                parse_utc_timestamps(parsed["ts"]),
                 pa.repeat(pa.scalar(self.event_date, pa.date32()), n),
                 # binary -> string validates UTF-8 in C++, far cheaper than converting str objects
                 pa.array(columns.payloads, pa.binary()).cast(pa.string()),

@@ -100,7 +100,7 @@ def _fast_path(candidates: list[tuple[int, bytes]], store_id: str, out: CheckedC
     if not (versions_ok and stores_ok and ts_ok):
         return False
     try:
-        micros = pc.cast(table["ts"], pa.timestamp("us", tz="UTC"))
+        micros = parse_utc_timestamps(table["ts"])
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return False
     millis = pc.divide(pc.cast(micros, pa.int64()), 1000).to_pylist()
@@ -109,6 +109,17 @@ def _fast_path(candidates: list[tuple[int, bytes]], store_id: str, out: CheckedC
     out.message_keys.extend(keys)
     out.event_ms.extend(millis)
     return True
+
+
+def parse_utc_timestamps(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """ISO 8601 UTC strings (already matching TS_PATTERN) -> timestamp[us, UTC].
+
+    Digits beyond microseconds are cut off first, as `datetime.fromisoformat` does on the
+    per-line path, so a `ts` with nanoseconds is accepted (and stored) the same way by the
+    publisher and by the bronze writer.
+    """
+    trimmed = pc.replace_substring_regex(values, r"(\.\d{6})\d+", r"\1")
+    return pc.cast(trimmed, pa.timestamp("us", tz="UTC"))
 
 
 def _check_one(number: int, line: bytes, store_id: str, out: CheckedChunk) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pulsar
 import pyarrow.compute as pc
@@ -279,3 +280,42 @@ def test_the_same_partition_written_twice_at_once_ends_with_one_copy_of_each_row
     assert rows.num_rows == 250 and pc.count_distinct(rows["event_id"]).as_py() == 250
     assert set(rows["dagster_run_id"].to_pylist()) == {"run-a"}
     assert sorted(rows["payload"].to_pylist()) == sorted(line.decode() for line in lines)
+
+
+def test_event_ts_is_the_payload_time_whatever_its_iso_form(
+    catalog, table_id, pulsar_client, s3, unique_topic, receipt_store
+) -> None:
+    video, uri, lines = upload_video_ndjson(s3, "store-001", "cam-01", DAY, 3)
+    forms = ["2026-11-28T23:59:59.123456789Z", "2026-11-28T09:00:00+00:00", "2026-11-29T00:30:00.5Z"]
+    rewritten = []
+    for line, ts in zip(lines, forms, strict=True):
+        event = json.loads(line)
+        event["ts"] = ts
+        rewritten.append(json.dumps(event).encode())
+    s3.put_object(Bucket="detections", Key=uri.split("/", 3)[3], Body=b"\n".join(rewritten) + b"\n")
+    receipt = publish(pulsar_client, s3, unique_topic, uri, video, receipt_store)
+    assert receipt.messages_sent == 3
+    write_partition(catalog, pulsar_client, [receipt], table_id, PARTITION, "run-ts")
+    rows = partition_rows(catalog, table_id, PARTITION).sort_by("event_ts").to_pylist()
+    assert [r["event_ts"] for r in rows] == [
+        datetime(2026, 11, 28, 9, 0, tzinfo=UTC),
+        datetime(2026, 11, 28, 23, 59, 59, 123456, tzinfo=UTC),  # nanoseconds cut to microseconds
+        datetime(2026, 11, 29, 0, 30, 0, 500000, tzinfo=UTC),  # next UTC day, same store-day
+    ]
+    assert {r["event_date"] for r in rows} == {DAY}
+
+
+def test_a_partition_without_receipts_ends_empty(
+    catalog, table_id, pulsar_client, s3, unique_topic, receipt_store
+) -> None:
+    video, uri, _ = upload_video_ndjson(s3, "store-001", "cam-01", DAY, 20)
+    publish(pulsar_client, s3, unique_topic, uri, video, receipt_store)
+    write_partition(
+        catalog, pulsar_client, receipt_store.list_partition(PARTITION), table_id, PARTITION, "r1"
+    )
+    receipt_store.delete(PARTITION, video)  # the store-day's only video was removed
+    commit = write_partition(
+        catalog, pulsar_client, receipt_store.list_partition(PARTITION), table_id, PARTITION, "r2"
+    )
+    assert commit.rows == 0 and commit.data_files == []
+    assert partition_rows(catalog, table_id, PARTITION).num_rows == 0
