@@ -21,10 +21,14 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from retail_assets.contracts.events import KEY_FIELDS, SCHEMA_VERSION
+from retail_assets.contracts.layout import ID_PATTERN
 
 # Same pattern as `ts` in the JSON Schema: ISO 8601 in UTC.
 TS_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)$"
 _TS = re.compile(TS_PATTERN)
+# The camera id becomes part of the message key `<store_id>/<camera_id>`: keep it a plain id.
+CAMERA_PATTERN = f"^{ID_PATTERN}$"
+_CAMERA = re.compile(CAMERA_PATTERN)
 _KEY_SCHEMA = pa.schema(
     [
         ("schema_version", pa.int64()),
@@ -97,7 +101,8 @@ def _fast_path(candidates: list[tuple[int, bytes]], store_id: str, out: CheckedC
     versions_ok = pc.all(pc.equal(table["schema_version"], SCHEMA_VERSION)).as_py()
     stores_ok = pc.all(pc.equal(table["store_id"], store_id)).as_py()
     ts_ok = pc.all(pc.match_substring_regex(table["ts"], TS_PATTERN)).as_py()
-    if not (versions_ok and stores_ok and ts_ok):
+    cameras_ok = pc.all(pc.match_substring_regex(table["camera_id"], CAMERA_PATTERN)).as_py()
+    if not (versions_ok and stores_ok and ts_ok and cameras_ok):
         return False
     try:
         micros = parse_utc_timestamps(table["ts"])
@@ -151,6 +156,8 @@ def check_event_line(line: bytes, store_id: str) -> tuple[str | None, str, int]:
             return f"field {name} must be a string, got {type(event[name]).__name__}", "", 0
     if event["store_id"] != store_id:
         return f"store_id {event['store_id']!r} does not belong to this partition's store {store_id!r}", "", 0
+    if not _CAMERA.match(event["camera_id"]):
+        return f"camera_id {event['camera_id']!r} must match {ID_PATTERN}", "", 0
     ts = event["ts"]
     if not _TS.match(ts):
         return f"ts {ts!r} is not an ISO 8601 UTC time (e.g. 2026-11-28T09:00:00.400Z)", "", 0

@@ -37,6 +37,7 @@ def test_each_kind_of_bad_line_is_dead_lettered_and_the_good_ones_are_published(
         30: oversized,
         40: _event(1004, store_id="store-999"),
         45: _event(1005, ts="2026-11-28 09:00:00"),  # not ISO 8601 UTC
+        48: _event(1006, camera_id="cam/01"),  # would corrupt the message key <store>/<camera>
     }
     lines: list[bytes] = []
     good_iter = iter(good)
@@ -57,8 +58,8 @@ def test_each_kind_of_bad_line_is_dead_lettered_and_the_good_ones_are_published(
         video_key=VIDEO,
         receipts=receipt_store,
     )
-    assert receipt.messages_sent == 51 and receipt.dead_letters == 6 and receipt.lines_read == 57
-    assert [m.payload for b in read_receipt(pulsar_client, receipt) for m in b] == [*good, big_but_fine]
+    assert receipt.messages_sent == 50 and receipt.dead_letters == 7 and receipt.lines_read == 57
+    assert [m.payload for b in read_receipt(pulsar_client, receipt) for m in b] == [*good[:49], big_but_fine]
 
     letters = read_dead_letters(s3, "detections", PARTITION, VIDEO)
     assert [(d.line_number, d.source, d.run_id) for d in letters] == [(n, uri, "run-dl") for n in sorted(bad)]
@@ -69,6 +70,7 @@ def test_each_kind_of_bad_line_is_dead_lettered_and_the_good_ones_are_published(
     assert "larger than the broker accepts" in reasons[30] and str(len(oversized)) in reasons[30]
     assert "store-999" in reasons[40]
     assert "not an ISO 8601 UTC time" in reasons[45]
+    assert reasons[48].startswith("camera_id 'cam/01' must match")
     assert letters[3].size_bytes == len(oversized) and len(letters[3].line_preview) <= 2048
     assert (
         receipt.dead_letter_location == f"s3://detections/_dead_letters/2026-11-28/store-001/{VIDEO}.ndjson"
