@@ -20,6 +20,7 @@ from retail_assets.checks import (
     check_videos_covered,
 )
 from retail_assets.contracts.layout import parse_video_key
+from retail_assets.objectstore import split_s3_uri
 from retail_assets.partitions import parse_partition_key, store_day_partitions
 from retail_assets.resources import ObjectStoreResource
 from retail_assets.vision.pipeline import PipelineConfig, VideoContext, VideoPipeline
@@ -85,6 +86,19 @@ def preview_markdown(jpeg: bytes, caption: str) -> str:
         if ok:
             jpeg = buf.tobytes()
     return f"![{caption}](data:image/jpeg;base64,{base64.b64encode(jpeg).decode()})\n\n{caption}"
+
+
+def stored_previews(client: Any, entries: list[dict[str, Any]]) -> list[tuple[str, bytes]]:
+    """(video URI, JPEG) of the previews saved next to these NDJSON objects, where one exists."""
+    found = []
+    for entry in entries:
+        bucket, key = split_s3_uri(entry["ndjson_uri"])
+        try:
+            body = client.get_object(Bucket=bucket, Key=f"{key}.preview.jpg")["Body"].read()
+        except ClientError:
+            continue
+        found.append((entry["video_key"], body))
+    return found
 
 
 def infer_one(
@@ -272,6 +286,8 @@ def detections(
                 ["| video | error |", "|---|---|"] + [f"| `{f['video']}` | {f['error']} |" for f in failures]
             )
         )
+    if not previews:  # nothing inferred now: show the stored preview of a current video
+        previews = stored_previews(client, current[:1])
     if previews:
         uri, jpeg = previews[0]
         metadata["preview"] = dg.MetadataValue.md(preview_markdown(jpeg, f"busiest frame of {uri}"))
