@@ -39,6 +39,7 @@ from retail_assets.lakehouse.catalog import open_catalog
 from retail_assets.streaming.connection import open_client
 from retail_assets.streaming.dead_letters import LocalDeadLetterSink
 from retail_assets.streaming.publisher import PublishReceipt, publish_ndjson
+from retail_assets.streaming.reader import RECEIVER_QUEUE_SIZE
 from retail_assets.streaming.schema import detection_event_schema
 
 DAY = date(2026, 11, 28)
@@ -158,6 +159,8 @@ def bench_bronze_naive(
         receipt.topic,
         pulsar.MessageId.deserialize(bytes.fromhex(receipt.first_message_id or "")),
         start_message_id_inclusive=True,
+        # A receive queue far above the batch size: a smaller one can stall Pulsar Lite 0.2.0.
+        receiver_queue_size=RECEIVER_QUEUE_SIZE,
     )
     now = datetime.now(UTC)
     rows = []

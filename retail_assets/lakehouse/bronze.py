@@ -7,8 +7,9 @@ commit. Until that commit nothing of the write is visible, so a crash leaves the
 rows intact (and at most unreferenced data files behind).
 
 Memory is bounded by `batch_size`: messages are turned into Arrow batches of that size and
-each batch is appended to the same open transaction (its Parquet files are written at once),
-so only one batch of rows is held at a time. The delete of the old rows and all appends are
+each batch is appended to the same open transaction (its Parquet files are written at once).
+A background thread reads the next batch from Pulsar while the current one is written, so at
+most about three batches are held at a time. The delete of the old rows and all appends are
 committed together: readers see either the old partition or the complete new one.
 """
 
@@ -43,6 +44,7 @@ from pyiceberg.transforms import IdentityTransform
 from pyiceberg.types import DateType, NestedField, StringType, TimestamptzType
 
 from retail_assets.errors import InputError, RetailAssetsError, SetupError
+from retail_assets.lakehouse.prefetch import prefetched
 from retail_assets.streaming.partition_keys import parse_partition_key
 from retail_assets.streaming.publisher import PublishReceipt
 from retail_assets.streaming.reader import MessageColumns, read_receipt_columns
@@ -238,10 +240,14 @@ def _write_once(
         warnings.filterwarnings("ignore", message="Delete operation did not match any records")
         txn.delete(partition_filter(store_id, event_date), snapshot_properties=properties)
     batches = _Batches(store_id, event_date, partition_key, run_id, ingested_at, batch_size)
-    for arrow_batch in batches.build(_columns_of(client, receipts, batch_size)):
-        txn.append(arrow_batch, snapshot_properties=properties)
-        if on_batch is not None:
-            on_batch(batches.rows)
+    received = prefetched(lambda: _columns_of(client, receipts, batch_size), name="bronze-pulsar-reader")
+    try:
+        for arrow_batch in batches.build(received):
+            txn.append(arrow_batch, snapshot_properties=properties)
+            if on_batch is not None:
+                on_batch(batches.rows)
+    finally:
+        received.close()  # stops the reader thread when a write fails part-way
     committed = txn.commit_transaction()
     snapshot = committed.current_snapshot()
     files = [

@@ -9,6 +9,7 @@ video properties.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,10 @@ import pulsar
 from retail_assets.errors import RetailAssetsError
 from retail_assets.streaming.publisher import PROP_RUN_ID, PROP_VIDEO_KEY, PublishReceipt
 from retail_assets.streaming.schema import detection_event_schema
+
+log = logging.getLogger(__name__)
+# Far above the publisher's 1,000-message batches: see `read_receipt_columns` on reader stalls.
+RECEIVER_QUEUE_SIZE = 20_000
 
 
 class ReadError(RetailAssetsError):
@@ -50,12 +55,15 @@ def read_receipt_columns(
     batch_size: int = 50_000,
     timeout_ms: int = 5_000,
     reopen_attempts: int = 2,
+    receiver_queue_size: int = RECEIVER_QUEUE_SIZE,
 ) -> Iterator[MessageColumns]:
     """The receipt's messages in publish order, `batch_size` at a time, as columns.
 
     When the broker goes quiet before the receipt's last message, the reader is reopened just
-    after the last message seen (`reopen_attempts` times): Pulsar Lite was seen to stall a
-    reader once in a while, and a fresh reader resumes it. Then a ReadError names what is missing.
+    after the last message seen: up to `reopen_attempts` times in a row without progress, then a
+    ReadError names what is missing. Pulsar Lite 0.2.0 stops delivering to a reader whose receive
+    queue is not much larger than the producer's batches (reproduced with a 1,000-message queue
+    and 1,000-message batches); a new reader resumes where the old one stopped.
     """
     if receipt.messages_sent == 0 or receipt.first_message_id is None or receipt.last_message_id is None:
         return
@@ -66,22 +74,37 @@ def read_receipt_columns(
     batch = MessageColumns()
     read = 0
     seen = None  # id of the last message looked at, from any producer
-    reader = _open_reader(client, receipt, first, inclusive=True)
+    reopens_left = reopen_attempts
+    read_at_reopen = -1
+    reader = _open_reader(client, receipt, first, receiver_queue_size, inclusive=True)
     try:
         while True:
             try:
                 # The raw reader skips the Python wrapper built around every message.
                 msg = reader._reader.read_next(timeout_ms)
             except pulsar.Timeout as exc:
-                if reopen_attempts <= 0:
+                if read_at_reopen < read:
+                    reopens_left = reopen_attempts  # progress since the last stall: a new stall
+                if reopens_left <= 0:
                     raise ReadError(
                         f"{receipt.topic} ended after {read} of the {receipt.messages_sent} messages of "
                         f"{receipt.video_key} (producer {wanted}, last seen {seen}, expected up to {last}); "
                         "the topic lost messages or is not the one published to. Re-publish the video."
                     ) from exc
-                reopen_attempts -= 1
+                reopens_left -= 1
+                read_at_reopen = read
+                log.warning(
+                    "reader of %s stalled after %d of %d messages of %s; reopening it after %s",
+                    receipt.topic,
+                    read,
+                    receipt.messages_sent,
+                    receipt.video_key,
+                    seen,
+                )
                 reader.close()
-                reader = _open_reader(client, receipt, seen or first, inclusive=seen is None)
+                reader = _open_reader(
+                    client, receipt, seen or first, receiver_queue_size, inclusive=seen is None
+                )
                 continue
             except Exception as exc:
                 raise ReadError(
@@ -117,14 +140,14 @@ def read_receipt_columns(
 
 
 def _open_reader(
-    client: pulsar.Client, receipt: PublishReceipt, start: Any, inclusive: bool
+    client: pulsar.Client, receipt: PublishReceipt, start: Any, receiver_queue_size: int, inclusive: bool
 ) -> pulsar.Reader:
     try:
         return client.create_reader(
             receipt.topic,
             start,
             schema=detection_event_schema(),
-            receiver_queue_size=5000,
+            receiver_queue_size=receiver_queue_size,
             start_message_id_inclusive=inclusive,
         )
     except Exception as exc:
@@ -148,10 +171,16 @@ def _check_properties(msg: Any, expected: dict[str, str], receipt: PublishReceip
 
 
 def read_receipt(
-    client: pulsar.Client, receipt: PublishReceipt, batch_size: int = 10_000, timeout_ms: int = 5_000
+    client: pulsar.Client,
+    receipt: PublishReceipt,
+    batch_size: int = 10_000,
+    timeout_ms: int = 5_000,
+    receiver_queue_size: int = RECEIVER_QUEUE_SIZE,
 ) -> Iterator[list[ReceivedMessage]]:
     """Exactly the receipt's messages, `batch_size` at a time."""
-    for columns in read_receipt_columns(client, receipt, batch_size, timeout_ms):
+    for columns in read_receipt_columns(
+        client, receipt, batch_size, timeout_ms, receiver_queue_size=receiver_queue_size
+    ):
         yield [
             ReceivedMessage(payload, message_id, ts, receipt.producer_name)
             for payload, message_id, ts in zip(
