@@ -7,11 +7,10 @@ from botocore.exceptions import ClientError
 
 from retail_assets.assets import KEY_PREFIX, PER_PARTITION_BACKFILL
 from retail_assets.checks import PUBLISHED_CHECK, check_published
-from retail_assets.objectstore import split_s3_uri
 from retail_assets.partitions import parse_partition_key, store_day_partitions
 from retail_assets.resources import ObjectStoreResource, PulsarResource
-from retail_assets.streaming.dead_letters import S3DeadLetterSink
-from retail_assets.streaming.publisher import PublishReceipt, publish_ndjson
+from retail_assets.streaming.publish_video import publish_video
+from retail_assets.streaming.publisher import PublishReceipt
 from retail_assets.streaming.receipts import ReceiptStore
 
 
@@ -80,24 +79,17 @@ def pulsar_events(
             if existing is not None and existing.ndjson_etag == entry["ndjson_etag"]:
                 receipts[entry["video_key"]] = existing
                 continue
-            bucket, key = split_s3_uri(entry["ndjson_uri"])
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-            sink = S3DeadLetterSink(s3, object_store.detections_bucket, day.key, entry["video_key"])
-            try:
-                receipt = publish_ndjson(
-                    client,
-                    pulsar.topic,
-                    body.iter_lines(),
-                    source=entry["ndjson_uri"],
-                    partition_key=day.key,
-                    run_id=context.run_id,
-                    video_key=entry["video_key"],
-                    dead_letters=sink,
-                    ndjson_etag=entry["ndjson_etag"],
-                )
-            finally:
-                sink.close()
-            store.put(receipt)
+            receipt = publish_video(
+                client,
+                s3,
+                pulsar.topic,
+                entry["ndjson_uri"],
+                partition_key=day.key,
+                run_id=context.run_id,
+                video_key=entry["video_key"],
+                receipts=store,
+                ndjson_etag=entry["ndjson_etag"],
+            )
             receipts[entry["video_key"]] = receipt
             published_now.append(receipt)
             context.log.info(
