@@ -20,7 +20,6 @@ import io
 import json
 import random
 import time
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -235,10 +234,11 @@ def _write_once(
     ingested_at = datetime.now(UTC)
     properties = {SNAPSHOT_RUN_ID: run_id, SNAPSHOT_PARTITION: partition_key}
     txn = table.transaction()
-    with warnings.catch_warnings():
-        # pyiceberg warns when the partition has no rows yet (first write): expected, not news.
-        warnings.filterwarnings("ignore", message="Delete operation did not match any records")
-        txn.delete(partition_filter(store_id, event_date), snapshot_properties=properties)
+    existing = partition_filter(store_id, event_date)
+    # Deleting from an empty partition (its first write) only makes pyiceberg warn. If another
+    # writer adds rows meanwhile, our commit is rejected (the table moved) and redone.
+    if any(True for _ in table.scan(row_filter=existing).plan_files()):
+        txn.delete(existing, snapshot_properties=properties)
     batches = _Batches(store_id, event_date, partition_key, run_id, ingested_at, batch_size)
     received = prefetched(lambda: _columns_of(client, receipts, batch_size), name="bronze-pulsar-reader")
     try:
