@@ -1,4 +1,4 @@
-"""Fixtures for the streaming tests: a Pulsar client and S3 helpers on the session's stack."""
+"""Fixtures for the streaming tests: a Pulsar client and S3 helpers on the test run's stack."""
 
 from __future__ import annotations
 

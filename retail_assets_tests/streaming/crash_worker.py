@@ -1,7 +1,7 @@
 """A publish or bronze write in its own process, so that tests can kill it with SIGKILL mid-run.
 
 Run as `python -m retail_assets_tests.streaming.crash_worker publish|bronze ...`; settings come from the
-environment the test exports (the session stack's). After each chunk/batch it prints
+environment the test exports (the test run's stack). After each chunk/batch it prints
 `progress <n>` and then pauses briefly: the pause is a test-only hook that keeps the process
 inside the run long enough for the test to kill it at a known point.
 """

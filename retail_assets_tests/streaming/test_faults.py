@@ -35,7 +35,7 @@ TOPIC = "persistent://retail/metadata/events"
 
 
 class FaultStack:
-    """A second stack for killing services without disturbing the session's stack."""
+    """A second stack for killing services without disturbing the test run's stack."""
 
     def __init__(self, stack: EmbeddedStack) -> None:
         self.stack = stack
