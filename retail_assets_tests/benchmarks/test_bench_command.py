@@ -1,0 +1,120 @@
+"""`retail-assets bench` on a few real frames: every figure a user reads is there and adds up."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from retail_assets.benchmarks.video_files import concatenate_video, processed_frames
+from retail_assets.cli import main as cli_main
+from retail_assets.vision.stage_clock import STAGES
+from retail_assets_tests.vision.conftest import GT, VTEST
+
+FRAMES = 6
+
+
+@pytest.fixture(scope="module")
+def bench_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
+    keep = tmp_path_factory.mktemp("bench")
+    captured = io.StringIO()
+    with contextlib.redirect_stdout(captured):
+        code = cli_main(
+            [
+                "bench",
+                "--video",
+                str(VTEST),
+                "--gt",
+                str(GT),
+                "--max-frames",
+                str(FRAMES),
+                "--keep",
+                str(keep),
+                "--json",
+            ]
+        )
+    assert code == 0
+    text = captured.getvalue()
+    return json.loads(text.strip().splitlines()[-1]), text
+
+
+def test_all_three_pipelines_report_every_stage(bench_report: tuple[dict, str]) -> None:
+    report, _ = bench_report
+    assert set(report["pipelines"]) == {"naive", "reference", "default"}
+    for name, run in report["pipelines"].items():
+        assert run["frames_decoded"] == FRAMES, name
+        per_frame = run["ms_per_frame"]
+        assert set(per_frame) == {*STAGES, "total"}
+        assert all(value >= 0 for value in per_frame.values())
+        assert per_frame["detect"] > 0 and per_frame["decode"] > 0
+        # the stages happen inside the timed loop, so together they cannot exceed it
+        assert sum(per_frame[stage] for stage in STAGES) <= per_frame["total"] * 1.01 + 0.05
+        assert run["fps"] == pytest.approx(1000 / per_frame["total"], rel=0.02)
+        assert run["realtime_factor"] == pytest.approx(run["video_seconds"] / run["wall_seconds"], rel=0.02)
+        assert run["video_seconds"] == pytest.approx(FRAMES / 10.0)  # vtest.avi runs at 10 fps
+        assert 100 < run["peak_rss_mb"] < 4096  # a model is loaded, and no pipeline balloons
+        assert Path(run["output"]).is_file()
+
+
+def test_only_deepsort_pipelines_spend_time_embedding(bench_report: tuple[dict, str]) -> None:
+    report, _ = bench_report
+    for name, run in report["pipelines"].items():
+        tracker = run["settings"].get("tracker", "deepsort")
+        if tracker == "deepsort":
+            assert run["ms_per_frame"]["embed"] > 0, name
+        else:
+            assert run["ms_per_frame"]["embed"] == 0, name
+
+
+def test_default_is_compared_with_reference_and_ground_truth(bench_report: tuple[dict, str]) -> None:
+    report, text = bench_report
+    agreement = report["default_recall_of_reference"]
+    assert agreement["reference_boxes"] > 0
+    assert 0.0 <= agreement["recall"] <= 1.0
+    assert agreement["matched"] == round(agreement["recall"] * agreement["reference_boxes"])
+    assert report["speedup_default_vs_naive"] == pytest.approx(
+        report["pipelines"]["default"]["fps"] / report["pipelines"]["naive"]["fps"], rel=0.01
+    )
+    for name, scores in report["tracking"].items():
+        assert scores["frames"] == FRAMES, name
+        assert scores["gt"] > 0
+        assert scores["mota"] <= 1.0 and 0.0 <= scores["idf1"] <= 1.0
+    # the human-readable table names every pipeline and the accuracy lines
+    for word in ("naive", "reference", "default", "MOTA", "recall of the reference"):
+        assert word in text
+
+
+def test_unknown_pipeline_name_is_refused(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["bench", "--video", str(VTEST), "--pipelines", "default,fastest"])
+    assert exit_info.value.code == 2
+    assert "choose among naive, reference, default" in capsys.readouterr().err
+
+
+def test_concatenated_video_plays_the_source_n_times(tmp_path: Path) -> None:
+    source = tmp_path / "five.avi"
+    writer = cv2.VideoWriter(str(source), cv2.VideoWriter_fourcc(*"MJPG"), 5.0, (64, 48))
+    for shade in range(5):
+        writer.write(np.full((48, 64, 3), 40 * shade, dtype=np.uint8))
+    writer.release()
+    repeated = concatenate_video(source, 3, tmp_path / "three-times.avi")
+    capture = cv2.VideoCapture(str(repeated))
+    assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(5.0)  # the source's rate is kept
+    shades = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        shades.append(round(float(frame.mean()) / 40))
+    capture.release()
+    assert shades == [0, 1, 2, 3, 4] * 3
+
+
+def test_processed_frames_follow_the_sampling() -> None:
+    assert processed_frames(6, 10.0, None) == [0, 1, 2, 3, 4, 5]
+    assert processed_frames(6, 10.0, 5.0) == [0, 2, 4]
