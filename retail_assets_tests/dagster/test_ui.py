@@ -198,9 +198,17 @@ INSTIGATORS = """
 query {
   repositoryOrError(repositorySelector: {repositoryLocationName: "retail_assets.definitions", repositoryName: "__repository__"}) {
     ... on Repository {
-      sensors { name sensorState { status } }
+      sensors { name sensorState { id status } }
       schedules { name scheduleState { status } }
     }
+  }
+}"""
+STOP_SENSOR = """
+mutation Stop($id: String!) {
+  stopSensor(id: $id) {
+    __typename
+    ... on StopSensorMutationResult { instigationState { status } }
+    ... on PythonError { message }
   }
 }"""
 LAUNCH_BACKFILL = """
@@ -221,9 +229,16 @@ query Status($id: String!) {
 
 
 @pytest.mark.timeout(1200)
-def test_ui_backfill_of_a_date_range_for_one_store(dagster_dev, s3, fresh_buckets, short_clip) -> None:
+def test_ui_backfill_of_a_date_range_for_one_store(
+    dagster_dev, s3, fresh_buckets, short_clip, browser, test_output_dir
+) -> None:
     port, home = dagster_dev
     videos, _ = fresh_buckets
+    # Turn the sensor off first (its toggle on the Automation page) so that only the backfill's
+    # runs process these uploads.
+    sensor = _graphql(port, INSTIGATORS)["repositoryOrError"]["sensors"][0]
+    stopped = _graphql(port, STOP_SENSOR, {"id": sensor["sensorState"]["id"]})["stopSensor"]
+    assert stopped["instigationState"]["status"] == "STOPPED", stopped
     for day in DAYS:
         s3.upload_file(str(short_clip), videos, f"{STORE}/cam-1/{day}/090000.avi")
     with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -234,6 +249,8 @@ def test_ui_backfill_of_a_date_range_for_one_store(dagster_dev, s3, fresh_bucket
         "partitionNames": [f"{day}|{STORE}" for day in DAYS],
         "assetSelection": [{"path": ["rva", name]} for name in ASSETS],
         "title": f"{STORE} {DAYS[0]}..{DAYS[-1]}",
+        # The launchpad's run config: a short frame budget keeps the test's inference small.
+        "runConfigData": {"ops": {"rva__detections": {"config": {"max_frames": 5}}}},
     }
     launched = _graphql(port, LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
@@ -251,3 +268,24 @@ def test_ui_backfill_of_a_date_range_for_one_store(dagster_dev, s3, fresh_bucket
         rows = table.scan(row_filter=partition_filter(STORE, date.fromisoformat(day))).to_arrow()
         assert rows.num_rows > 0
         assert set(rows.column("source_partition").to_pylist()) == {f"{day}|{STORE}"}
+
+    # The materialization's annotated preview frame renders on the asset page.
+    browser.get(f"http://127.0.0.1:{port}/assets/rva/detections?partition={DAYS[-1]}%7C{STORE}")
+    _wait_for_text(
+        browser, ("preview", "[Show Markdown]", "achieved_fps", "distinct_tracks"), test_output_dir
+    )
+    _dismiss_newsletter_prompt(browser)
+    link = browser.find_element(By.XPATH, "//*[text()='[Show Markdown]']")
+    browser.execute_script("arguments[0].scrollIntoView(); arguments[0].click()", link)
+    image = WebDriverWait(browser, 30).until(
+        lambda d: next(
+            (
+                i
+                for i in d.find_elements(By.TAG_NAME, "img")
+                if (i.get_attribute("src") or "").startswith("data:image/jpeg")
+            ),
+            None,
+        )
+    )
+    assert image.size["width"] > 100
+    browser.save_screenshot(str(test_output_dir / "dagster-detections-preview.png"))
