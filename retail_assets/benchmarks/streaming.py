@@ -149,6 +149,9 @@ def bench_bronze(catalog, client: pulsar.Client, receipt: PublishReceipt, table_
     return commit.rows
 
 
+NAIVE_READER_STALLS: list[int] = []  # rows read when the naive reader had to be reopened
+
+
 def bench_bronze_naive(
     catalog, client: pulsar.Client, receipt: PublishReceipt, table_id: str, limit: int
 ) -> None:
@@ -169,9 +172,10 @@ def bench_bronze_naive(
     last_id = None
     while len(rows) < limit:
         try:
-            msg = reader.read_next(5_000)
+            msg = reader.read_next(1_000)
         except pulsar.Timeout:
             # Pulsar Lite 0.2.0 sometimes stops delivering to a reader; resume after the last one.
+            NAIVE_READER_STALLS.append(len(rows))
             reader.close()
             reader = open_reader(last_id, False)
             continue
@@ -280,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         "stack": where,
         "cpus": os.cpu_count(),
         "load_average_1m": round(load, 2),
+        "naive_reader_stalls": len(NAIVE_READER_STALLS),
         "python": platform.python_version(),
     }
     results["publish_speedup"] = round(
@@ -298,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{step:17} {name:34} {items:>8} {seconds:>8.2f} {rate(items, seconds):>11,} "
             f"{own_cpu / items * 1e6:>11.1f} {services:>14}"
         )
+    if NAIVE_READER_STALLS:
+        print(f"the naive reader stalled {len(NAIVE_READER_STALLS)} time(s); each cost it a 1 s wait")
     print(
         f"speed-up: publish x{results['publish_speedup']}, bronze x{results['bronze_speedup']}; "
         f"{where}, {os.cpu_count()} CPUs, load average {load:.1f}"
