@@ -53,8 +53,8 @@ def read_receipt_columns(
     client: pulsar.Client,
     receipt: PublishReceipt,
     batch_size: int = 50_000,
-    timeout_ms: int = 5_000,
-    reopen_attempts: int = 2,
+    timeout_ms: int = 2_000,
+    reopen_attempts: int = 3,
     receiver_queue_size: int = RECEIVER_QUEUE_SIZE,
 ) -> Iterator[MessageColumns]:
     """The receipt's messages in publish order, `batch_size` at a time, as columns.
@@ -102,6 +102,7 @@ def read_receipt_columns(
                     seen,
                 )
                 reader.close()
+                reader = None  # closed: not to be closed again if reopening fails
                 reader = _open_reader(
                     client, receipt, seen or first, receiver_queue_size, inclusive=seen is None
                 )
@@ -129,7 +130,8 @@ def read_receipt_columns(
             if at_end:
                 break
     finally:
-        reader.close()
+        if reader is not None:
+            reader.close()
     if read < receipt.messages_sent:
         raise ReadError(
             f"found only {read} of the {receipt.messages_sent} messages of {receipt.video_key} "
@@ -174,7 +176,7 @@ def read_receipt(
     client: pulsar.Client,
     receipt: PublishReceipt,
     batch_size: int = 10_000,
-    timeout_ms: int = 5_000,
+    timeout_ms: int = 2_000,
     receiver_queue_size: int = RECEIVER_QUEUE_SIZE,
 ) -> Iterator[list[ReceivedMessage]]:
     """Exactly the receipt's messages, `batch_size` at a time."""

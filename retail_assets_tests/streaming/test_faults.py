@@ -233,7 +233,8 @@ def _lines_of(faults: FaultStack, video: str) -> list[bytes]:
 def test_broker_killed_mid_bronze_read_leaves_the_table_unchanged(faults: FaultStack) -> None:
     s3 = faults.s3()
     receipts = ReceiptStore(s3, "detections")
-    video, uri, _ = _upload(s3, "cam-03", 3000)
+    # More messages than the reader's receive queue holds, so the broker is still needed when killed.
+    video, uri, _ = _upload(s3, "cam-03", 30_000)
     client = faults.client()
     table_id = "rva.bronze_read_fault"
     try:
@@ -256,7 +257,7 @@ def test_broker_killed_mid_bronze_read_leaves_the_table_unchanged(faults: FaultS
                 faults.kill("pulsar")
 
         with pytest.raises(ReadError):
-            _bronze(faults, client, table_id, "during", batch_size=500, on_batch=kill_broker_once)
+            _bronze(faults, client, table_id, "during", batch_size=2000, on_batch=kill_broker_once)
     finally:
         client.close()
     table = faults.catalog().load_table(table_id)
