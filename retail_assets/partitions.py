@@ -41,13 +41,24 @@ stores = dg.DynamicPartitionsDefinition(name=STORES_PARTITIONS_NAME)
 def build_store_day_partitions(start_date: str, timezone: str) -> dg.MultiPartitionsDefinition:
     return dg.MultiPartitionsDefinition(
         {
-            "date": dg.DailyPartitionsDefinition(start_date=start_date, timezone=timezone),
+            # end_offset=1: today's partition exists from midnight on, so videos of the current
+            # day are processed as they arrive (not only once the day is over).
+            "date": dg.DailyPartitionsDefinition(start_date=start_date, timezone=timezone, end_offset=1),
             "store": stores,
         }
     )
 
 
 store_day_partitions = build_store_day_partitions(start_date_from_env(), store_timezone_from_env())
+
+
+def date_partitions() -> dg.TimeWindowPartitionsDefinition:
+    return store_day_partitions.get_partitions_def_for_dimension("date")  # type: ignore[return-value]
+
+
+def day_in_range(day: date) -> bool:
+    """Whether `day` is a partition now: on or after the start date and not after today."""
+    return date_partitions().has_partition_key(day.isoformat())
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,13 @@ import dagster as dg
 
 from retail_assets.assets import DETECTIONS_OP, store_day_job
 from retail_assets.assets.inventory import ScanCursor, scan_bucket
-from retail_assets.partitions import STORES_PARTITIONS_NAME, store_timezone_from_env, stores
+from retail_assets.partitions import (
+    STORES_PARTITIONS_NAME,
+    day_in_range,
+    start_date_from_env,
+    store_timezone_from_env,
+    stores,
+)
 from retail_assets.resources import ObjectStoreResource
 
 MAX_OBJECTS_PER_TICK = 2000
@@ -46,26 +52,35 @@ def new_video_sensor(
         known_stores=known,
         max_objects=MAX_OBJECTS_PER_TICK,
     )
-    for bad in scan.malformed[:MAX_MALFORMED_LOGGED]:
-        context.log.warning(f"skipped s3://{object_store.videos_bucket}/{bad.key}: {bad.reason}")
-    if len(scan.malformed) > MAX_MALFORMED_LOGGED:
-        context.log.warning(
-            f"... and {len(scan.malformed) - MAX_MALFORMED_LOGGED} more keys outside the layout"
+    # A date before RVA_START_DATE or after today has no partition yet: reported and skipped
+    # (a run request for an unknown partition would fail the whole tick).
+    in_range = [v for v in scan.new_videos if day_in_range(v.video.day)]
+    skipped = [(bad.key, bad.reason) for bad in scan.malformed] + [
+        (
+            v.video.key,
+            f"its date {v.video.day} is outside the partitions (RVA_START_DATE={start_date_from_env()} to today)",
         )
+        for v in scan.new_videos
+        if not day_in_range(v.video.day)
+    ]
+    for key, reason in skipped[:MAX_MALFORMED_LOGGED]:
+        context.log.warning(f"skipped s3://{object_store.videos_bucket}/{key}: {reason}")
+    if len(skipped) > MAX_MALFORMED_LOGGED:
+        context.log.warning(f"... and {len(skipped) - MAX_MALFORMED_LOGGED} more skipped keys")
+    new_stores = list(dict.fromkeys(v.video.store_id for v in in_range if v.video.store_id not in known))
     summary = (
-        f"{len(scan.new_videos)} new videos, {len(scan.new_stores)} new stores, "
-        f"{len(scan.malformed)} keys outside the layout skipped; "
+        f"{len(in_range)} new videos, {len(new_stores)} new stores, "
+        f"{len(skipped)} keys skipped (outside the layout or the partitions' dates); "
         f"{scan.objects_examined} objects examined in {scan.list_calls} list requests"
         + ("; more remain for the next tick" if scan.truncated else "")
     )
     context.log.info(summary)
     requests = [
-        video_run_request(v.video.key, v.etag, v.video.partition_key, v.video.store_id)
-        for v in scan.new_videos
+        video_run_request(v.video.key, v.etag, v.video.partition_key, v.video.store_id) for v in in_range
     ]
     return dg.SensorResult(
         run_requests=requests,
         skip_reason=None if requests else dg.SkipReason(f"nothing new: {summary}"),
         cursor=scan.cursor.to_json(),
-        dynamic_partitions_requests=[stores.build_add_request(scan.new_stores)] if scan.new_stores else [],
+        dynamic_partitions_requests=[stores.build_add_request(new_stores)] if new_stores else [],
     )

@@ -16,14 +16,19 @@ from retail_assets_tests.dagster.conftest import stack_resources
 
 STORES = ("store-001", "store-002", "store-003")
 CAMERAS = ("cam-1", "cam-2")
-DATES = ("2026-11-26", "2026-11-27", "2026-11-28", "2026-11-29", "2026-11-30")
+DATES = ("2026-06-01", "2026-06-02", "2026-06-03", "2026-06-04", "2026-06-05")
 MALFORMED = {
     "README.txt": "not inside",
     "store-001/notes.txt": "not inside",
-    "store-001/cam-1/2026-11-28/lunch.mp4": "file name",
-    "store-001/cam-1/2026-11-28/093000.txt": "extension",
+    "store-001/cam-1/2026-06-10/lunch.mp4": "file name",
+    "store-001/cam-1/2026-06-10/093000.txt": "extension",
     "store-001/cam-1/2026-13-45/090000.mp4": "impossible date",
-    "bad store!/cam-1/2026-11-28/090000.mp4": "store id",
+    "bad store!/cam-1/2026-06-10/090000.mp4": "store id",
+}
+# Keys that fit the layout but have no partition: before RVA_START_DATE (2026-01-01) or in the future.
+OUT_OF_RANGE = {
+    "store-001/cam-1/2025-12-31/090000.mp4": "outside the partitions",
+    "store-001/cam-1/2099-01-01/090000.mp4": "outside the partitions",
 }
 
 
@@ -50,7 +55,7 @@ def loaded_bucket(stack, s3, fresh_buckets):
     videos, _ = fresh_buckets
     times = [f"{9 + i // 60:02d}{i % 60:02d}00" for i in range(100)]
     valid = [f"{s}/{c}/{d}/{t}.mp4" for s, c, d, t in product(STORES, CAMERAS, DATES, times)]
-    _upload(s3, videos, valid + list(MALFORMED))
+    _upload(s3, videos, valid + list(MALFORMED) + list(OUT_OF_RANGE))
     etags = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=videos):
         etags.update({o["Key"]: o["ETag"].strip('"') for o in page.get("Contents", [])})
@@ -82,15 +87,15 @@ def test_sensor_requests_one_run_per_video_over_thousands_of_objects(
     assert len(requests) == len(valid)
     assert {r.run_key for r in requests} == {f"{k}@{etags[k]}" for k in valid}
     by_key = {r.tags["rva/video_key"]: r for r in requests}
-    sample = by_key["store-002/cam-2/2026-11-27/093000.mp4"]
-    assert sample.partition_key == "2026-11-27|store-002"
+    sample = by_key["store-002/cam-2/2026-06-02/093000.mp4"]
+    assert sample.partition_key == "2026-06-02|store-002"
     assert sample.run_config["ops"][DETECTIONS_OP]["config"]["video_keys"] == [sample.tags["rva/video_key"]]
     assert ticks == 3  # 3,000 videos at 2,000 per tick, then a tick with nothing new
     assert sorted(instance.get_dynamic_partitions(STORES_PARTITIONS_NAME)) == list(STORES)
 
     # Every malformed key was reported in a tick, with what is wrong, and never requested.
     logged = capfd.readouterr().err  # the tick's log
-    for key, reason in MALFORMED.items():
+    for key, reason in {**MALFORMED, **OUT_OF_RANGE}.items():
         assert key in logged, key
         assert reason in logged, reason
         assert key not in by_key
@@ -98,7 +103,7 @@ def test_sensor_requests_one_run_per_video_over_thousands_of_objects(
     # The last tick requested nothing; it listed only the two stray keys that sit outside any
     # camera prefix, and did not report them again.
     message = result.skip_reason.skip_message
-    assert "0 new videos" in message and "0 keys outside the layout" in message
+    assert "0 new videos" in message and "0 keys skipped" in message
     assert " 2 objects examined" in message
 
 
@@ -107,8 +112,8 @@ def test_a_tick_with_nothing_new_does_work_independent_of_bucket_size(
 ) -> None:
     videos_bucket, _ = fresh_buckets
     first = scan_bucket(s3, videos_bucket, ScanCursor(), max_objects=10_000)
-    assert len(first.new_videos) == 3000
-    assert first.objects_examined == 3000 + len(MALFORMED)
+    assert len(first.new_videos) == 3000 + len(OUT_OF_RANGE)  # the date range is the sensor's check
+    assert first.objects_examined == 3000 + len(MALFORMED) + len(OUT_OF_RANGE)
 
     second = scan_bucket(s3, videos_bucket, first.cursor, known_stores=set(STORES), max_objects=10_000)
     assert second.new_videos == [] and second.malformed == [] and second.new_stores == []
@@ -122,12 +127,12 @@ def test_sensor_sees_new_videos_and_new_stores_after_the_cursor(stack, s3, fresh
     videos_bucket, detections_bucket = fresh_buckets
     resources = stack_resources(stack, videos_bucket, detections_bucket, "unused")
     _upload(
-        s3, videos_bucket, ["store-001/cam-1/2026-11-28/090000.mp4", "store-001/cam-1/2026-11-28/091500.mp4"]
+        s3, videos_bucket, ["store-001/cam-1/2026-06-10/090000.mp4", "store-001/cam-1/2026-06-10/091500.mp4"]
     )
     first = _tick(instance, resources, None)
     assert [r.tags["rva/video_key"] for r in first.run_requests] == [
-        "store-001/cam-1/2026-11-28/090000.mp4",
-        "store-001/cam-1/2026-11-28/091500.mp4",
+        "store-001/cam-1/2026-06-10/090000.mp4",
+        "store-001/cam-1/2026-06-10/091500.mp4",
     ]
     assert instance.get_dynamic_partitions(STORES_PARTITIONS_NAME) == ["store-001"]
 
@@ -138,19 +143,19 @@ def test_sensor_sees_new_videos_and_new_stores_after_the_cursor(stack, s3, fresh
         s3,
         videos_bucket,
         [
-            "store-001/cam-1/2026-11-28/093000.mp4",  # after the camera's cursor
-            "store-001/cam-2/2026-11-28/080000.mp4",  # a new camera of a known store
-            "store-007/cam-1/2026-11-29/120000_entrance.avi",  # a new store
-            "store-001/cam-1/2026-11-28/085959.mp4",  # late: sorts before the cursor (nightly rerun's job)
+            "store-001/cam-1/2026-06-10/093000.mp4",  # after the camera's cursor
+            "store-001/cam-2/2026-06-10/080000.mp4",  # a new camera of a known store
+            "store-007/cam-1/2026-06-11/120000_entrance.avi",  # a new store
+            "store-001/cam-1/2026-06-10/085959.mp4",  # late: sorts before the cursor (nightly rerun's job)
         ],
     )
     third = _tick(instance, resources, again.cursor)
     requested = {r.tags["rva/video_key"]: r for r in third.run_requests}
     assert set(requested) == {
-        "store-001/cam-1/2026-11-28/093000.mp4",
-        "store-001/cam-2/2026-11-28/080000.mp4",
-        "store-007/cam-1/2026-11-29/120000_entrance.avi",
+        "store-001/cam-1/2026-06-10/093000.mp4",
+        "store-001/cam-2/2026-06-10/080000.mp4",
+        "store-007/cam-1/2026-06-11/120000_entrance.avi",
     }
-    assert requested["store-007/cam-1/2026-11-29/120000_entrance.avi"].partition_key == "2026-11-29|store-007"
+    assert requested["store-007/cam-1/2026-06-11/120000_entrance.avi"].partition_key == "2026-06-11|store-007"
     assert third.dynamic_partitions_requests[0].partition_keys == ["store-007"]
     assert sorted(instance.get_dynamic_partitions(STORES_PARTITIONS_NAME)) == ["store-001", "store-007"]

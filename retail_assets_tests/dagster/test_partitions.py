@@ -1,0 +1,48 @@
+"""Store-day partitions: key format, today's partition, bad keys."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+import pytest
+
+from retail_assets.errors import InputError
+from retail_assets.partitions import (
+    STORES_PARTITIONS_NAME,
+    day_in_range,
+    parse_partition_key,
+    store_day_partitions,
+)
+
+
+def test_todays_partition_exists_so_videos_are_processed_the_day_they_arrive(instance) -> None:
+    today = datetime.now(UTC).date()
+    instance.add_dynamic_partitions(STORES_PARTITIONS_NAME, ["store-001"])
+    with dg.partition_loading_context(dynamic_partitions_store=instance):
+        assert store_day_partitions.has_partition_key(f"{today.isoformat()}|store-001")
+        assert not store_day_partitions.has_partition_key(
+            f"{(today + timedelta(days=1)).isoformat()}|store-001"
+        )
+        assert store_day_partitions.has_partition_key("2026-01-01|store-001")
+        assert not store_day_partitions.has_partition_key("2025-12-31|store-001")
+    assert day_in_range(today) and not day_in_range(today + timedelta(days=1))
+
+
+def test_partition_keys_read_date_then_store() -> None:
+    day = parse_partition_key("2026-11-28|store-001")
+    assert (day.day, day.store_id, day.key) == (date(2026, 11, 28), "store-001", "2026-11-28|store-001")
+    as_multi = dg.MultiPartitionKey({"date": "2026-11-28", "store": "store-001"})
+    assert str(as_multi) == "2026-11-28|store-001" and parse_partition_key(as_multi) == day
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("store-001", "must be '<YYYY-MM-DD>|<store_id>'"),
+        ("2026-13-01|store-001", "is not YYYY-MM-DD"),
+        ("2026-11-28|store 001", "store id"),
+    ],
+)
+def test_a_bad_partition_key_says_what_is_wrong(key: str, message: str) -> None:
+    with pytest.raises(InputError, match=message) as err:
+        parse_partition_key(key)
+    assert key in str(err.value)
