@@ -1,0 +1,34 @@
+"""The default pipeline's tracking accuracy on the whole PETS09-S2L1 sequence (795 frames).
+
+Slow on a CPU (several minutes): it runs the real detector, embedder and tracker on every frame,
+through the same `eval` command a user runs, and caches nothing between runs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from retail_assets.cli import main as cli_main
+from retail_assets_tests.vision.conftest import GT
+
+
+@pytest.mark.slow
+def test_default_pipeline_meets_the_accuracy_bar_on_pets09(
+    vtest: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    saved = tmp_path / "pets09.ndjson"
+    code = cli_main(
+        ["eval", "--video", str(vtest), "--gt", str(GT), "--json", "--progress", "0", "--save", str(saved)]
+    )
+    assert code == 0
+    scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert scores["frames"] == 795
+    assert scores["gt"] == 4476  # every counted box of the sequence was scored
+    assert scores["mota"] >= 0.30, scores
+    assert scores["idf1"] >= 0.45, scores
+    # Scoring the saved file again gives the same figures (the file is what was scored).
+    assert cli_main(["eval", "--detections", str(saved), "--gt", str(GT), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == scores
