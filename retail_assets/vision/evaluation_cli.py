@@ -60,6 +60,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--track", choices=["0", "1"], default="1", help="DeepSort tracking on (1, default) or off (0)"
     )
     parser.add_argument(
+        "--tracker",
+        choices=["deepsort", "bytetrack", "botsort"],
+        default=defaults.tracker,
+        help="tracker when --track 1: deepsort (default; appearance + motion), or ultralytics' bytetrack / botsort (motion only, no embedding cost)",
+    )
+    parser.add_argument(
+        "--runtime",
+        choices=["openvino", "pytorch"],
+        default=defaults.runtime,
+        help="detector runtime for .pt weights on a CPU: openvino (default; cached export, about 3x faster) or pytorch",
+    )
+    parser.add_argument(
         "--max-frames", type=int, default=None, help="only the first N frames (gt beyond them is not scored)"
     )
     parser.add_argument("--json", action="store_true", help="print the scores as one JSON object")
@@ -109,7 +121,8 @@ def _run_pipeline(args: argparse.Namespace, out: Path):  # -> PipelineStats
         imgsz=args.imgsz,
         device=args.device,
         max_frames=args.max_frames,
-        tracker="deepsort" if args.track == "1" else "none",
+        tracker=args.tracker if args.track == "1" else "none",
+        runtime=args.runtime,
     )
     context = VideoContext(
         store_id="eval",

@@ -78,6 +78,7 @@ class OpenVinoMobileNetEmbedder:
     ) -> None:
         import openvino as ov
 
+        self._ov = ov
         self.crop_height, self.crop_width = crop_size
         if self.crop_height < 32 or self.crop_width < 32:
             raise SetupError(f"embedder crops must be at least 32x32 pixels, got {crop_size}")
@@ -94,7 +95,9 @@ class OpenVinoMobileNetEmbedder:
             config["INFERENCE_PRECISION_HINT"] = precision
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
-        self._request = self._core.compile_model(self._network, "CPU", config).create_infer_request()
+        # Keep the compiled model referenced for as long as its request is used.
+        self._compiled = self._core.compile_model(self._network, "CPU", config)
+        self._request = self._compiled.create_infer_request()
 
     def embed(self, image: np.ndarray, boxes: Sequence[tuple[float, float, float, float]]) -> np.ndarray:
         if not boxes:
@@ -103,5 +106,9 @@ class OpenVinoMobileNetEmbedder:
         size = (self.crop_width, self.crop_height)
         batch = cv2.dnn.blobFromImages(crops, scalefactor=1 / 255.0, size=size, swapRB=True, crop=False)
         batch = (batch - IMAGENET_MEAN) / IMAGENET_STD
-        self._request.infer({0: batch})
+        # Hand over a tensor and run, rather than `infer({0: batch})`: OpenVINO's input dispatcher
+        # was seen failing with a bare RuntimeError (reading the request tensor's shape) in a
+        # process that also runs the S3 client's transfer threads.
+        self._request.set_input_tensor(self._ov.Tensor(np.ascontiguousarray(batch)))
+        self._request.infer()
         return np.array(self._request.get_output_tensor(0).data, dtype=np.float32)

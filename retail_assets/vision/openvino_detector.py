@@ -151,7 +151,9 @@ class OpenVinoDetector:
             self._compile_config["INFERENCE_PRECISION_HINT"] = precision
         if threads:
             self._compile_config["INFERENCE_NUM_THREADS"] = threads
-        # One compiled network per input shape (a video has one frame size, so usually one).
+        # One compiled network per input shape (a video has one frame size, so usually one). The
+        # compiled model is kept with its request: a request outliving it fails at random.
+        self._compiled: dict[tuple[int, int], object] = {}
         self._requests: dict[tuple[int, int], object] = {}
 
     @property
@@ -164,7 +166,7 @@ class OpenVinoDetector:
         if request is None:
             network = self._network.clone()
             network.reshape([1, 3, *shape])  # a static shape compiles to faster kernels
-            compiled = self._core.compile_model(network, "CPU", self._compile_config)
+            compiled = self._compiled[shape] = self._core.compile_model(network, "CPU", self._compile_config)
             request = self._requests[shape] = compiled.create_infer_request()
         return request
 
@@ -172,7 +174,11 @@ class OpenVinoDetector:
         height, width = image.shape[:2]
         letterbox = Letterbox.for_frame(height, width, self.imgsz)
         request = self._request(letterbox)
-        request.infer({0: letterbox.blob(image)})  # type: ignore[attr-defined]
+        # Write straight into the request's input tensor (its shape is fixed at compile time) and
+        # run. Cheaper than `infer({0: blob})`, and it avoids OpenVINO's input dispatcher, seen
+        # failing with a bare RuntimeError in a process that also runs the S3 client's threads.
+        request.get_input_tensor(0).data[...] = letterbox.blob(image)  # type: ignore[attr-defined]
+        request.infer()  # type: ignore[attr-defined]
         return np.array(request.get_output_tensor(0).data[0]), letterbox  # type: ignore[attr-defined]
 
     def detect(self, image: np.ndarray) -> list[Detection]:

@@ -13,6 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
+from retail_assets.vision.deepsort_metric import NearestNeighborCosine
 from retail_assets.vision.detector import Detection
 
 BOX_SOURCES = ("detection", "kalman")
@@ -80,6 +81,11 @@ class DeepSortTracker:
             max_cosine_distance=self.settings.max_cosine_distance,
             nn_budget=self.settings.nn_budget,
             embedder=None,  # features come from our AppearanceEmbedder
+        )
+        # Same distances as deep-sort-realtime's metric, computed without re-normalising every
+        # stored sample on every query (that was most of the tracker's time).
+        self._deepsort.tracker.metric = NearestNeighborCosine(
+            self.settings.max_cosine_distance, self.settings.nn_budget
         )
         self.tracks_confirmed: set[int] = set()
 
