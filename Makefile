@@ -37,9 +37,7 @@ format:
 
 ui: install
 	$(BIN)/retail-assets stack up
-	eval "$$($(BIN)/retail-assets stack env)" && \
-	  { [ -f "$$DAGSTER_HOME/dagster.yaml" ] || cp retail_assets/local_dagster.yaml "$$DAGSTER_HOME/dagster.yaml"; } && \
-	  $(BIN)/dagster dev -m retail_assets.definitions
+	eval "$$($(BIN)/retail-assets stack env)" && $(BIN)/dagster dev -m retail_assets.definitions
 
 stack-up:
 	$(BIN)/retail-assets stack up

@@ -84,7 +84,6 @@ def _run_pipeline(args: argparse.Namespace, day: date) -> int:
     s3.upload_file(str(args.video), videos_bucket, key)
     print(f"uploaded   {args.video} -> s3://{videos_bucket}/{key}")
 
-    _ensure_instance_config(Path(os.environ["DAGSTER_HOME"]))
     instance = dg.DagsterInstance.get()
     if store not in instance.get_dynamic_partitions(STORES_PARTITIONS_NAME):
         instance.add_dynamic_partitions(STORES_PARTITIONS_NAME, [store])
@@ -153,17 +152,6 @@ def _run_pipeline(args: argparse.Namespace, day: date) -> int:
         return 1
     print(f"OK: bronze rows == NDJSON lines ({bronze_rows})")
     return 0
-
-
-def _ensure_instance_config(home: Path) -> None:
-    """Give a fresh DAGSTER_HOME the package's local instance settings (pool limits); keep any existing one."""
-    from importlib import resources
-
-    config = home / "dagster.yaml"
-    if not config.exists():
-        home.mkdir(parents=True, exist_ok=True)
-        config.write_text(resources.files("retail_assets").joinpath("local_dagster.yaml").read_text())
-        print(f"wrote {config} (local instance settings: pool limits)")
 
 
 ASSET_NAMES = ("raw_videos", "detections", "pulsar_events", "bronze_raw")

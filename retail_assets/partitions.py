@@ -9,13 +9,15 @@ its videos arrives, and `stores.build_add_request([...])` or the UI add others.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from datetime import date
 
 import dagster as dg
 
-from retail_assets.contracts.layout import check_id
+from retail_assets.contracts.partition_keys import StoreDay
+from retail_assets.contracts.partition_keys import parse_partition_key as parse_store_day
 from retail_assets.errors import InputError
+
+__all__ = ["StoreDay", "parse_partition_key", "store_day_partitions", "stores"]
 
 DEFAULT_START_DATE = "2026-01-01"
 DEFAULT_TIMEZONE = "UTC"
@@ -61,34 +63,7 @@ def day_in_range(day: date) -> bool:
     return date_partitions().has_partition_key(day.isoformat())
 
 
-@dataclass(frozen=True)
-class StoreDay:
-    """One partition, parsed: the day (in the stores' timezone) and the store id."""
-
-    day: date
-    store_id: str
-
-    @property
-    def key(self) -> str:
-        return f"{self.day.isoformat()}|{self.store_id}"
-
-    @property
-    def s3_prefix_parts(self) -> tuple[str, str]:
-        """(store prefix, date segment) to list this store-day's videos camera by camera."""
-        return f"{self.store_id}/", self.day.isoformat()
-
-
 def parse_partition_key(partition_key: str | dg.MultiPartitionKey) -> StoreDay:
-    """`2026-11-28|store-001` (or a MultiPartitionKey) -> StoreDay; InputError when it does not fit."""
-    if isinstance(partition_key, dg.MultiPartitionKey):
-        dims = partition_key.keys_by_dimension
-        day_text, store = dims["date"], dims["store"]
-    else:
-        day_text, sep, store = str(partition_key).partition("|")
-        if not sep:
-            raise InputError(f"partition key {partition_key!r} must be '<YYYY-MM-DD>|<store_id>'")
-    try:
-        day = date.fromisoformat(day_text)
-    except ValueError as exc:
-        raise InputError(f"partition key {partition_key!r}: date {day_text!r} is not YYYY-MM-DD") from exc
-    return StoreDay(day, check_id(store, f"partition key {partition_key!r}: store id"))
+    """`2026-11-28|store-001` -> StoreDay. A MultiPartitionKey is that same string (date first:
+    Dagster orders the dimensions by name)."""
+    return parse_store_day(str(partition_key))

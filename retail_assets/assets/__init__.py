@@ -23,4 +23,6 @@ store_day_job = dg.define_asset_job(
     selection=dg.AssetSelection.key_prefixes([KEY_PREFIX]),
     partitions_def=store_day_partitions,
     description="Everything for one store-day: video manifest, inference, publishing, bronze.",
+    # Every run of this job may run inference: the production run queue bounds these runs by tag.
+    tags={"retail/stage": "inference"},
 )

@@ -42,9 +42,9 @@ from pyiceberg.table import Table
 from pyiceberg.transforms import IdentityTransform
 from pyiceberg.types import DateType, NestedField, StringType, TimestamptzType
 
+from retail_assets.contracts.partition_keys import parse_partition_key
 from retail_assets.errors import InputError, RetailAssetsError, SetupError
 from retail_assets.lakehouse.prefetch import prefetched
-from retail_assets.streaming.partition_keys import parse_partition_key
 from retail_assets.streaming.publisher import PublishReceipt
 from retail_assets.streaming.reader import MessageColumns, read_receipt_columns
 from retail_assets.streaming.validation import parse_utc_timestamps

@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import psutil
@@ -198,7 +199,7 @@ class EmbeddedStack:
 
         self._wait_ready(records, timeout)
         self._init_catalog(records)
-        self.dagster_home.mkdir(parents=True, exist_ok=True)
+        self._init_dagster_home()
         messages.append(f"iceberg catalog '{DEFAULT_CATALOG}' ready (sqlite {self.catalog_db})")
         return messages
 
@@ -424,6 +425,14 @@ class EmbeddedStack:
         if waiting:
             logs = ", ".join(records[n].log for n in sorted(waiting))
             raise StackError(f"{', '.join(sorted(waiting))} not ready after {timeout:.0f}s; see {logs}")
+
+    def _init_dagster_home(self) -> None:
+        """Seed DAGSTER_HOME with the local instance settings (pool limits); a user's edits stay."""
+        self.dagster_home.mkdir(parents=True, exist_ok=True)
+        instance_yaml = self.dagster_home / "dagster.yaml"
+        if not instance_yaml.exists():
+            template = resources.files("retail_assets").joinpath("local_dagster.yaml")
+            instance_yaml.write_text(template.read_text())
 
     def _init_catalog(self, records: dict[str, ServiceRecord]) -> None:
         from pyiceberg.catalog.sql import SqlCatalog

@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from retail_assets.contracts.partition_keys import parse_partition_key
 from retail_assets.errors import SetupError
-from retail_assets.streaming.partition_keys import parse_partition_key
 
 # A dead letter keeps the start of the line, enough to recognise it without storing megabytes.
 PREVIEW_BYTES = 2048

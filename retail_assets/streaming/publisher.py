@@ -26,9 +26,9 @@ from typing import Any
 import _pulsar
 import pulsar
 
+from retail_assets.contracts.partition_keys import parse_partition_key
 from retail_assets.errors import RetailAssetsError, SetupError
 from retail_assets.streaming.dead_letters import DeadLetter, DeadLetterSink
-from retail_assets.streaming.partition_keys import parse_partition_key
 from retail_assets.streaming.schema import detection_event_schema
 from retail_assets.streaming.validation import check_lines
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from retail_assets.contracts.partition_keys import parse_partition_key
 from retail_assets.errors import SetupError
 from retail_assets.objectstore import describe_endpoint, iter_objects
-from retail_assets.streaming.partition_keys import parse_partition_key
 from retail_assets.streaming.publisher import PublishReceipt
 
 

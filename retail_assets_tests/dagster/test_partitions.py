@@ -37,8 +37,8 @@ def test_partition_keys_read_date_then_store() -> None:
 @pytest.mark.parametrize(
     ("key", "message"),
     [
-        ("store-001", "must be '<YYYY-MM-DD>|<store_id>'"),
-        ("2026-13-01|store-001", "is not YYYY-MM-DD"),
+        ("store-001", "must look like '2026-11-28|store-001'"),
+        ("2026-13-01|store-001", "is not a YYYY-MM-DD date"),
         ("2026-11-28|store 001", "store id"),
     ],
 )

@@ -38,6 +38,9 @@ def test_up_twice_status_env_down_up_keeps_data(tmp_path: Path, stack: EmbeddedS
         assert "seaweedfs already running" in again.stdout
         assert "pulsar-lite already running" in again.stdout
 
+        # DAGSTER_HOME is seeded with the local instance settings (pool limits).
+        assert "pools" in (state / "dagster_home" / "dagster.yaml").read_text()
+
         status = cli(state, "status")
         assert status.returncode == 0, status.stdout
         assert status.stdout.count("healthy") == 4

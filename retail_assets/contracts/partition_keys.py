@@ -11,12 +11,19 @@ from retail_assets.errors import InputError
 
 @dataclass(frozen=True)
 class StoreDay:
+    """One partition, parsed: the day (in the stores' timezone) and the store id."""
+
     day: date
     store_id: str
 
     @property
     def key(self) -> str:
         return f"{self.day.isoformat()}|{self.store_id}"
+
+    @property
+    def s3_prefix_parts(self) -> tuple[str, str]:
+        """(store prefix, date segment) to list this store-day's videos camera by camera."""
+        return f"{self.store_id}/", self.day.isoformat()
 
 
 def parse_partition_key(partition_key: str) -> StoreDay:
