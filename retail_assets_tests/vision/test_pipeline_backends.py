@@ -31,7 +31,11 @@ def test_default_runs_the_exported_model_and_reference_runs_pytorch() -> None:
     assert isinstance(reference_pipeline.detector, UltralyticsDetector)
     assert isinstance(reference_pipeline.embedder, MobileNetEmbedder)
     # same detection and tracking settings, different runtimes: outputs never share a fingerprint
-    assert (reference.conf, reference.tracker, reference.tracking) == (default.conf, default.tracker, default.tracking)
+    assert (reference.conf, reference.tracker, reference.tracking) == (
+        default.conf,
+        default.tracker,
+        default.tracking,
+    )
     assert default.fingerprint() != reference.fingerprint()
 
 
@@ -43,7 +47,9 @@ def test_unknown_runtime_or_embedder_is_refused() -> None:
 
 
 @pytest.mark.parametrize("tracker", ["bytetrack", "botsort"])
-def test_ultralytics_trackers_give_ids_without_embeddings(tracker: str, clip_avi: Path, tmp_path: Path) -> None:
+def test_ultralytics_trackers_give_ids_without_embeddings(
+    tracker: str, clip_avi: Path, tmp_path: Path
+) -> None:
     pipeline = VideoPipeline(PipelineConfig(tracker=tracker, max_frames=FRAMES))
     assert pipeline.embedder is None
     out = tmp_path / f"{tracker}.ndjson"
