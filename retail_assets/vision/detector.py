@@ -10,6 +10,7 @@ is a person with `posture = "fallen"`).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -103,6 +104,28 @@ class ClassMap:
         wanted = {label.lower() for label in keep_labels}
         return cls({i: ClassRule(names[i], conf) for i, n in lowered.items() if n in wanted})
 
+    def detections(self, xyxy: np.ndarray, scores: np.ndarray, class_ids: Sequence[int]) -> list[Detection]:
+        """Raw boxes -> the detections these rules keep, strongest first."""
+        detections: list[Detection] = []
+        for (x1, y1, x2, y2), score, class_id in zip(xyxy, scores, class_ids, strict=True):
+            rule = self.rules.get(int(class_id))
+            if rule is None or score < rule.min_confidence or x2 <= x1 or y2 <= y1:
+                continue
+            detections.append(
+                Detection(
+                    float(x1),
+                    float(y1),
+                    float(x2),
+                    float(y2),
+                    float(score),
+                    int(class_id),
+                    rule.label,
+                    dict(rule.attributes),
+                )
+            )
+        detections.sort(key=lambda d: -d.confidence)
+        return detections
+
 
 class UltralyticsDetector:
     """YOLO through ultralytics; loads the model once and reuses it for every frame."""
@@ -149,25 +172,9 @@ class UltralyticsDetector:
         xyxy = boxes.xyxy.cpu().numpy().astype(np.float64)
         scores = boxes.conf.cpu().numpy().astype(np.float64)
         class_ids = boxes.cls.cpu().numpy().astype(int)
-        detections: list[Detection] = []
-        for (x1, y1, x2, y2), score, class_id in zip(xyxy, scores, class_ids, strict=True):
-            rule = self.class_map.rules.get(int(class_id))
-            if rule is None or score < rule.min_confidence or x2 <= x1 or y2 <= y1:
-                continue
-            detections.append(
-                Detection(
-                    float(x1),
-                    float(y1),
-                    float(x2),
-                    float(y2),
-                    float(score),
-                    int(class_id),
-                    rule.label,
-                    dict(rule.attributes),
-                )
-            )
-        detections.sort(key=lambda d: -d.confidence)
-        return suppress_overlaps(detections, self.nms_iou, self.contained)
+        return suppress_overlaps(
+            self.class_map.detections(xyxy, scores, class_ids), self.nms_iou, self.contained
+        )
 
 
 def suppress_overlaps(

@@ -201,23 +201,7 @@ class OpenVinoDetector:
         return self._detections(boxes, scores[kept], class_ids[kept])
 
     def _detections(self, boxes: np.ndarray, scores: np.ndarray, class_ids: Sequence[int]) -> list[Detection]:
-        detections: list[Detection] = []
-        for (x1, y1, x2, y2), score, class_id in zip(boxes, scores, class_ids, strict=True):
-            rule = self.class_map.rules.get(int(class_id))
-            if rule is None or score < rule.min_confidence or x2 <= x1 or y2 <= y1:
-                continue
-            detections.append(
-                Detection(
-                    float(x1),
-                    float(y1),
-                    float(x2),
-                    float(y2),
-                    float(score),
-                    int(class_id),
-                    rule.label,
-                    dict(rule.attributes),
-                )
-            )
-        detections.sort(key=lambda d: -d.confidence)
-        # The same duplicate suppression UltralyticsDetector applies (one box per person).
-        return suppress_overlaps(detections, self.nms_iou, self.contained)
+        # The same class rules and duplicate suppression as UltralyticsDetector (one box per person).
+        return suppress_overlaps(
+            self.class_map.detections(boxes, scores, class_ids), self.nms_iou, self.contained
+        )
