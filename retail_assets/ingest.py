@@ -32,24 +32,9 @@ def _positive_float(value: str) -> float:
     return number
 
 
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return number
-
-
-def _unit_float(value: str) -> float:
-    number = float(value)
-    if not 0 < number <= 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
-    return number
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from retail_assets.vision.pipeline import PipelineConfig
+    from retail_assets.vision.cli_options import add_model_arguments, positive_int
 
-    defaults = PipelineConfig()
     parser.add_argument(
         "--src",
         required=True,
@@ -74,18 +59,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="DeepSort tracking on (1, default) or off (0)",
     )
     parser.add_argument(
-        "--tracker",
-        choices=["deepsort", "bytetrack", "botsort"],
-        default=defaults.tracker,
-        help="tracker when --track 1: deepsort (default; appearance + motion), or ultralytics' bytetrack / botsort (motion only, no embedding cost)",
-    )
-    parser.add_argument(
-        "--runtime",
-        choices=["openvino", "pytorch"],
-        default=defaults.runtime,
-        help="detector runtime for .pt weights on a CPU: openvino (default; cached export, about 3x faster) or pytorch",
-    )
-    parser.add_argument(
         "--display",
         type=_switch,
         default=False,
@@ -102,46 +75,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="ISO 8601 start of the video (default: from an S3 layout key, else the file's modification time)",
     )
     parser.add_argument(
-        "--model",
-        default=defaults.model,
-        help="'default' (bundled person model) or ultralytics weights: yolov8n.pt, *.onnx, *_openvino_model/",
-    )
-    parser.add_argument(
-        "--conf",
-        type=_unit_float,
-        default=defaults.conf,
-        help=f"minimum detection confidence (default {defaults.conf})",
-    )
-    parser.add_argument(
-        "--fallen-conf",
-        type=_unit_float,
-        default=defaults.fallen_conf,
-        help=f"minimum confidence of a fallen-person detection (default {defaults.fallen_conf})",
-    )
-    parser.add_argument(
-        "--nms-iou",
-        type=float,
-        default=defaults.nms_iou,
-        help=f"an upright and a fallen box overlapping at least this IoU are one person (default {defaults.nms_iou})",
-    )
-    parser.add_argument(
-        "--imgsz",
-        type=_positive_int,
-        default=defaults.imgsz,
-        help=f"inference image size (default {defaults.imgsz})",
-    )
-    parser.add_argument(
         "--sample-fps",
         type=_positive_float,
         default=None,
         help="process this many frames per second of video (default: every frame)",
     )
     parser.add_argument(
-        "--max-frames", type=_positive_int, default=None, help="stop after this many decoded frames"
+        "--max-frames", type=positive_int, default=None, help="stop after this many decoded frames"
     )
-    parser.add_argument(
-        "--device", default=defaults.device, help="torch device: cpu (default), cuda, cuda:0, mps"
-    )
+    add_model_arguments(parser)
     parser.add_argument("--progress", choices=["auto", "0", "1"], default="auto", help="progress bar on stderr: auto = when stderr is a terminal")  # fmt: skip
 
 
@@ -194,6 +136,7 @@ def _agree(flag: str, given: str | None, from_key: str, src: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from retail_assets.vision.cli_options import model_settings
     from retail_assets.vision.detector import NoDetector
     from retail_assets.vision.display import LiveDisplay
     from retail_assets.vision.pipeline import PipelineConfig, VideoPipeline
@@ -201,16 +144,7 @@ def run(args: argparse.Namespace) -> int:
     if args.track and not args.yolo:
         raise InputError("--track 1 needs detections: use --yolo 1, or --track 0 to only decode/display")
     config = PipelineConfig(
-        model=args.model,
-        conf=args.conf,
-        fallen_conf=args.fallen_conf,
-        nms_iou=args.nms_iou,
-        imgsz=args.imgsz,
-        device=args.device,
-        sample_fps=args.sample_fps,
-        max_frames=args.max_frames,
-        tracker=args.tracker if args.track else "none",
-        runtime=args.runtime,
+        sample_fps=args.sample_fps, max_frames=args.max_frames, **model_settings(args, args.track)
     )
     source, context = resolve_context(args)
     # --yolo 0 decodes (and displays) without detecting: the file gets no events.

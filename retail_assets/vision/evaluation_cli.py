@@ -19,9 +19,8 @@ from retail_assets.vision.evaluation import (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from retail_assets.vision.pipeline import PipelineConfig
+    from retail_assets.vision.cli_options import add_model_arguments
 
-    defaults = PipelineConfig()
     parser.add_argument("--video", help="video to run the pipeline on")
     parser.add_argument(
         "--gt", required=True, help="MOTChallenge gt.txt (frame f = video frame f-1; conf 0 rows ignored)"
@@ -32,45 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--iou", type=float, default=0.5, help="IoU a prediction needs to match a gt box (default 0.5)"
     )
     parser.add_argument(
-        "--model", default=defaults.model, help="model, as for ingest (default: the bundled person model)"
-    )
-    parser.add_argument(
-        "--conf",
-        type=float,
-        default=defaults.conf,
-        help=f"minimum detection confidence (default {defaults.conf})",
-    )
-    parser.add_argument(
-        "--fallen-conf",
-        type=float,
-        default=defaults.fallen_conf,
-        help=f"minimum fallen-person confidence (default {defaults.fallen_conf})",
-    )
-    parser.add_argument(
-        "--nms-iou",
-        type=float,
-        default=defaults.nms_iou,
-        help=f"IoU at which an upright and a fallen box are one person (default {defaults.nms_iou})",
-    )
-    parser.add_argument(
-        "--imgsz", type=int, default=defaults.imgsz, help=f"inference image size (default {defaults.imgsz})"
-    )
-    parser.add_argument("--device", default=defaults.device, help="torch device (default cpu)")
-    parser.add_argument(
         "--track", choices=["0", "1"], default="1", help="DeepSort tracking on (1, default) or off (0)"
     )
-    parser.add_argument(
-        "--tracker",
-        choices=["deepsort", "bytetrack", "botsort"],
-        default=defaults.tracker,
-        help="tracker when --track 1: deepsort (default; appearance + motion), or ultralytics' bytetrack / botsort (motion only, no embedding cost)",
-    )
-    parser.add_argument(
-        "--runtime",
-        choices=["openvino", "pytorch"],
-        default=defaults.runtime,
-        help="detector runtime for .pt weights on a CPU: openvino (default; cached export, about 3x faster) or pytorch",
-    )
+    add_model_arguments(parser)
     parser.add_argument(
         "--max-frames", type=int, default=None, help="only the first N frames (gt beyond them is not scored)"
     )
@@ -107,23 +70,14 @@ def _frames(gt: object, limit: int | None) -> list[int] | None:
 
 
 def _run_pipeline(args: argparse.Namespace, out: Path):  # -> PipelineStats
+    from retail_assets.vision.cli_options import model_settings
     from retail_assets.vision.pipeline import PipelineConfig, VideoContext, VideoPipeline
     from retail_assets.vision.video_source import file_sha256
 
     video = Path(args.video)
     if not video.is_file():
         raise InputError(f"video {video}: file does not exist")
-    config = PipelineConfig(
-        model=args.model,
-        conf=args.conf,
-        fallen_conf=args.fallen_conf,
-        nms_iou=args.nms_iou,
-        imgsz=args.imgsz,
-        device=args.device,
-        max_frames=args.max_frames,
-        tracker=args.tracker if args.track == "1" else "none",
-        runtime=args.runtime,
-    )
+    config = PipelineConfig(max_frames=args.max_frames, **model_settings(args, args.track == "1"))
     context = VideoContext(
         store_id="eval",
         camera_id="eval",

@@ -1,0 +1,84 @@
+"""Command-line options shared by `ingest` and `eval`: the model and tracker settings."""
+
+from __future__ import annotations
+
+import argparse
+
+from retail_assets.vision.pipeline import PipelineConfig
+
+
+def positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return number
+
+
+def unit_float(value: str) -> float:
+    number = float(value)
+    if not 0 < number <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
+    return number
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--model, --conf, --fallen-conf, --nms-iou, --imgsz, --device, --tracker, --runtime."""
+    defaults = PipelineConfig()
+    parser.add_argument(
+        "--model",
+        default=defaults.model,
+        help="'default' (bundled person model) or ultralytics weights: yolov8n.pt, *.onnx, *_openvino_model/",
+    )
+    parser.add_argument(
+        "--conf",
+        type=unit_float,
+        default=defaults.conf,
+        help=f"minimum detection confidence (default {defaults.conf})",
+    )
+    parser.add_argument(
+        "--fallen-conf",
+        type=unit_float,
+        default=defaults.fallen_conf,
+        help=f"minimum confidence of a fallen-person detection (default {defaults.fallen_conf})",
+    )
+    parser.add_argument(
+        "--nms-iou",
+        type=float,
+        default=defaults.nms_iou,
+        help=f"an upright and a fallen box overlapping at least this IoU are one person (default {defaults.nms_iou})",
+    )
+    parser.add_argument(
+        "--imgsz",
+        type=positive_int,
+        default=defaults.imgsz,
+        help=f"inference image size (default {defaults.imgsz})",
+    )
+    parser.add_argument(
+        "--device", default=defaults.device, help="torch device: cpu (default), cuda, cuda:0, mps"
+    )
+    parser.add_argument(
+        "--tracker",
+        choices=["deepsort", "bytetrack", "botsort"],
+        default=defaults.tracker,
+        help="tracker when --track 1: deepsort (default; appearance + motion), or ultralytics' bytetrack / botsort (motion only, no embedding cost)",
+    )
+    parser.add_argument(
+        "--runtime",
+        choices=["openvino", "pytorch"],
+        default=defaults.runtime,
+        help="detector runtime for .pt weights on a CPU: openvino (default; cached export, about 3x faster) or pytorch",
+    )
+
+
+def model_settings(args: argparse.Namespace, tracking: bool) -> dict[str, object]:
+    """The PipelineConfig fields the options of `add_model_arguments` set."""
+    return {
+        "model": args.model,
+        "conf": args.conf,
+        "fallen_conf": args.fallen_conf,
+        "nms_iou": args.nms_iou,
+        "imgsz": args.imgsz,
+        "device": args.device,
+        "tracker": args.tracker if tracking else "none",
+        "runtime": args.runtime,
+    }
