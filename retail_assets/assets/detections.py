@@ -28,17 +28,22 @@ from retail_assets.vision.pipeline import PipelineConfig, VideoContext, VideoPip
 PREVIEW_WIDTH = 480
 
 
+_PIPELINE_DEFAULTS = PipelineConfig()
+
+
 class DetectionsConfig(dg.Config):
-    """Run configuration of the `detections` step."""
+    """Run configuration of the `detections` step; defaults are the vision library's (as `ingest`)."""
 
     force: bool = Field(default=False, description="re-infer even videos whose NDJSON is current")
-    model: str = Field(default="default", description="'default' (bundled person model) or weights/export")
-    conf: float = Field(default=0.3, description="minimum detection confidence")
-    imgsz: int = Field(default=640, description="inference image size")
-    device: str = Field(default="cpu", description="'cpu', 'cuda:0', ...")
+    model: str = Field(
+        default=_PIPELINE_DEFAULTS.model, description="'default' (bundled person model) or weights/export"
+    )
+    conf: float = Field(default=_PIPELINE_DEFAULTS.conf, description="minimum detection confidence")
+    imgsz: int = Field(default=_PIPELINE_DEFAULTS.imgsz, description="inference image size")
+    device: str = Field(default=_PIPELINE_DEFAULTS.device, description="'cpu', 'cuda:0', ...")
     sample_fps: float | None = Field(default=None, description="frames per second to process; None = all")
     max_frames: int | None = Field(default=None, description="stop each video after this many frames")
-    tracker: str = Field(default="deepsort", description="'deepsort' or 'none'")
+    tracker: str = Field(default=_PIPELINE_DEFAULTS.tracker, description="'deepsort' or 'none'")
     video_keys: list[str] = Field(
         default_factory=list,
         description="infer only these video keys (the sensor sets its video); empty = every video of the partition",
