@@ -50,6 +50,18 @@ def s3(stack: EmbeddedStack):
 
 
 @pytest.fixture
+def pulsar_client(stack: EmbeddedStack):
+    """A Pulsar client on the test run's broker, closed after the test."""
+    from retail_assets.streaming.connection import open_client
+
+    client = open_client(stack.env()["PULSAR_SERVICE_URL"])
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
 def unique_topic(stack: EmbeddedStack) -> str:
     """A fresh topic per test so tests never read each other's messages."""
     return f"persistent://retail/metadata/test-{uuid.uuid4().hex[:12]}"

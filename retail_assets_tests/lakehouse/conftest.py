@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
-import pulsar
 import pytest
 from pyiceberg.catalog import Catalog
 
 from retail_assets.lakehouse.catalog import open_catalog
 from retail_assets.stack import EmbeddedStack
-from retail_assets.streaming.connection import open_client
 from retail_assets.streaming.receipts import ReceiptStore
 
 
@@ -24,15 +21,6 @@ def catalog(request: pytest.FixtureRequest, stack: EmbeddedStack) -> Catalog:
 @pytest.fixture
 def table_id() -> str:
     return f"rva.bronze_{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-def pulsar_client(stack: EmbeddedStack) -> Iterator[pulsar.Client]:
-    client = open_client(stack.env()["PULSAR_SERVICE_URL"])
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 @pytest.fixture
