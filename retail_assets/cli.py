@@ -15,7 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("retail_assets.vision.evaluation_cli", "score tracking against MOTChallenge ground truth"),
     "publish": ("retail_assets.streaming.cli", "publish NDJSON detection events to Pulsar"),
     "bench": ("retail_assets.benchmarks.cli", "benchmark the pipelines side by side"),
-    "demo": ("retail_assets.demo", "run the pipeline end to end on the embedded stack"),
+    "demo": ("retail_assets.defs.demo", "run the pipeline end to end on the embedded stack"),
 }
 
 

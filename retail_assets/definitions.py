@@ -1,18 +1,18 @@
-"""The Dagster code location: `dagster dev -m retail_assets.definitions` or workspace.yaml."""
+"""The Dagster code location: `dagster dev -m retail_assets.definitions` or workspace.yaml.
+
+Everything it holds lives in `retail_assets/defs/`; this module only gathers it.
+"""
 
 import dagster as dg
 
-from retail_assets.assets import store_day_job
-from retail_assets.assets.bronze import bronze_raw
-from retail_assets.assets.detections import detections
-from retail_assets.assets.events import pulsar_events
-from retail_assets.assets.videos import raw_videos
-from retail_assets.resources import resources_from_env
-from retail_assets.schedules import nightly_store_rerun
-from retail_assets.sensors import new_video_sensor
+from retail_assets.defs.assets import STORE_DAY_ASSETS
+from retail_assets.defs.jobs import store_day_job
+from retail_assets.defs.resources import resources_from_env
+from retail_assets.defs.schedules import nightly_store_rerun
+from retail_assets.defs.sensors import new_video_sensor
 
 defs = dg.Definitions(
-    assets=[raw_videos, detections, pulsar_events, bronze_raw],
+    assets=list(STORE_DAY_ASSETS),
     jobs=[store_day_job],
     sensors=[new_video_sensor],
     schedules=[nightly_store_rerun],

@@ -12,7 +12,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from retail_assets.contracts.layout import check_id, parse_start_time, parse_video_key
+from retail_assets.contracts.ids import check_id
+from retail_assets.contracts.layout import parse_start_time, parse_video_key
 from retail_assets.errors import InputError, RetailAssetsError
 
 DEFAULT_OUT = "detections_output.ndjson"

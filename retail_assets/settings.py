@@ -1,23 +1,32 @@
-"""Connection settings, read only from the environment.
+"""Every setting of the pipeline, read only from the environment, in one place.
 
 The same names serve the embedded stack (printed by `retail-assets stack env`) and production
 (`.env.example`). Iceberg is configured through pyiceberg's own `PYICEBERG_CATALOG__<NAME>__*`
-variables, so only the catalog name lives here.
+variables, so only the catalog name lives here. Secrets (S3 keys) are not read here: boto3 and
+the Dagster resources take them from the environment when a client is made, so they never sit in
+a settings object that might be printed.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from retail_assets.errors import InputError
+
+DEFAULT_SERVICE_URL = "pulsar://127.0.0.1:6650"
 DEFAULT_TOPIC = "persistent://retail/metadata/events"
 DEFAULT_CATALOG = "lakehouse"
 DEFAULT_NAMESPACE = "rva"
+DEFAULT_START_DATE = "2026-01-01"
+DEFAULT_TIMEZONE = "UTC"
 
 
-def _env(name: str, default: str | None = None) -> str | None:
+def _env(name: str, default: str) -> str:
     value = os.environ.get(name)
-    return value if value not in (None, "") else default
+    return value if value else default
 
 
 @dataclass(frozen=True)
@@ -26,24 +35,44 @@ class Settings:
     s3_region: str
     videos_bucket: str
     detections_bucket: str
-    warehouse_bucket: str
     pulsar_service_url: str
     pulsar_topic: str
     catalog_name: str
     namespace: str
+    start_date: date  # the first store-day partition
+    store_timezone: str  # IANA name; a store-day and a key's HHMMSS are read in it
 
     @classmethod
     def from_env(cls) -> Settings:
         return cls(
             # boto3 reads AWS_ENDPOINT_URL_S3 natively; we read it too so errors can name it.
-            s3_endpoint_url=_env("AWS_ENDPOINT_URL_S3") or _env("AWS_ENDPOINT_URL"),
-            s3_region=_env("AWS_REGION", "us-east-1") or "us-east-1",
-            videos_bucket=_env("RVA_VIDEOS_BUCKET", "videos") or "videos",
-            detections_bucket=_env("RVA_DETECTIONS_BUCKET", "detections") or "detections",
-            warehouse_bucket=_env("RVA_WAREHOUSE_BUCKET", "warehouse") or "warehouse",
-            pulsar_service_url=_env("PULSAR_SERVICE_URL", "pulsar://127.0.0.1:6650")
-            or "pulsar://127.0.0.1:6650",
-            pulsar_topic=_env("PULSAR_TOPIC", DEFAULT_TOPIC) or DEFAULT_TOPIC,
-            catalog_name=_env("RVA_CATALOG", DEFAULT_CATALOG) or DEFAULT_CATALOG,
-            namespace=_env("RVA_NAMESPACE", DEFAULT_NAMESPACE) or DEFAULT_NAMESPACE,
+            s3_endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3")
+            or os.environ.get("AWS_ENDPOINT_URL")
+            or None,
+            s3_region=_env("AWS_REGION", "us-east-1"),
+            videos_bucket=_env("RVA_VIDEOS_BUCKET", "videos"),
+            detections_bucket=_env("RVA_DETECTIONS_BUCKET", "detections"),
+            pulsar_service_url=_env("PULSAR_SERVICE_URL", DEFAULT_SERVICE_URL),
+            pulsar_topic=_env("PULSAR_TOPIC", DEFAULT_TOPIC),
+            catalog_name=_env("RVA_CATALOG", DEFAULT_CATALOG),
+            namespace=_env("RVA_NAMESPACE", DEFAULT_NAMESPACE),
+            start_date=_start_date(_env("RVA_START_DATE", DEFAULT_START_DATE)),
+            store_timezone=_timezone(_env("RVA_STORE_TIMEZONE", DEFAULT_TIMEZONE)),
         )
+
+
+def _start_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise InputError(f"RVA_START_DATE={value!r} is not a date in YYYY-MM-DD form") from exc
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InputError(
+            f"RVA_STORE_TIMEZONE={value!r} is not a known timezone (use an IANA name such as 'Europe/Paris')"
+        ) from exc
+    return value

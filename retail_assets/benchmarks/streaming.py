@@ -34,17 +34,19 @@ import psutil
 import pulsar
 import pyarrow as pa
 
+from retail_assets.contracts.store_day import StoreDay
 from retail_assets.lakehouse.bronze import ARROW_SCHEMA, partition_filter, write_bronze_partition
 from retail_assets.lakehouse.catalog import open_catalog
 from retail_assets.streaming.connection import open_client
 from retail_assets.streaming.dead_letters import LocalDeadLetterSink
-from retail_assets.streaming.publisher import PublishReceipt, publish_ndjson
+from retail_assets.streaming.publisher import publish_ndjson
 from retail_assets.streaming.reader import RECEIVER_QUEUE_SIZE
+from retail_assets.streaming.receipts import PublishReceipt
 from retail_assets.streaming.schema import detection_event_schema
 
 DAY = date(2026, 11, 28)
 STORE = "store-bench"
-PARTITION = f"{DAY.isoformat()}|{STORE}"
+STORE_DAY = StoreDay(DAY, STORE)
 
 
 def make_lines(count: int, camera: str = "cam-01") -> list[bytes]:
@@ -110,7 +112,7 @@ def bench_publish(client: pulsar.Client, topic: str, lines: list[bytes], workdir
         topic,
         lines,
         source="benchmark",
-        partition_key=PARTITION,
+        store_day=STORE_DAY,
         run_id="bench",
         video_key=f"{STORE}/cam-01/{DAY.isoformat()}/090000.mp4",
         dead_letters=LocalDeadLetterSink(workdir / "dead-letters.ndjson"),
@@ -128,7 +130,7 @@ def bench_publish_naive(client: pulsar.Client, topic: str, lines: list[bytes]) -
         moment = datetime.fromisoformat(event["ts"])
         producer.send(
             line,
-            properties={"rva.partition": PARTITION, "rva.run_id": "naive"},
+            properties={"rva.partition": STORE_DAY.key, "rva.run_id": "naive"},
             partition_key=f"{event['store_id']}/{event['camera_id']}",
             event_timestamp=int(moment.timestamp() * 1000),
         )
@@ -140,9 +142,7 @@ def bench_bronze(catalog, client: pulsar.Client, receipt: PublishReceipt, table_
         catalog,
         client,
         [receipt],
-        store_id=STORE,
-        event_date=DAY,
-        partition_key=PARTITION,
+        store_day=STORE_DAY,
         run_id="bench",
         identifier=table_id,
     )
@@ -195,12 +195,12 @@ def bench_bronze_naive(
                 "video_key": receipt.video_key,
                 "ingested_at": now,
                 "dagster_run_id": "naive",
-                "source_partition": PARTITION,
+                "source_partition": STORE_DAY.key,
             }
         )
     reader.close()
     table.overwrite(
-        pa.Table.from_pylist(rows, schema=ARROW_SCHEMA), overwrite_filter=partition_filter(STORE, DAY)
+        pa.Table.from_pylist(rows, schema=ARROW_SCHEMA), overwrite_filter=partition_filter(STORE_DAY)
     )
 
 

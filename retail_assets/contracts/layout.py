@@ -1,27 +1,35 @@
-"""The S3 key layout of videos and of the detections derived from them.
+"""The S3 key layout: videos, and everything derived from a video in the detections bucket.
 
 Videos: `<store_id>/<camera_id>/<YYYY-MM-DD>/<HHMMSS>[_suffix].<mp4|avi|mkv|mov>` in the videos
 bucket. Start time = date + HHMMSS in the store's timezone (UTC unless configured), unless the
 object carries a `start-time` metadata value (ISO 8601). A key that does not fit is rejected
 with a reason; nothing is guessed.
+
+Detections bucket, per video (`<video key>` as above):
+- NDJSON:       `<video key>.<model fingerprint>.ndjson` (a new model never overwrites an old result)
+- preview:      `<video key>.<model fingerprint>.ndjson.preview.jpg`
+- receipt:      `_receipts/<YYYY-MM-DD>/<store_id>/<video key>.json` (the commit marker of a publish)
+- dead letters: `_dead_letters/<YYYY-MM-DD>/<store_id>/<video key>.ndjson`
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from retail_assets.contracts.ids import ID_PATTERN, is_id
+from retail_assets.contracts.store_day import StoreDay
 from retail_assets.errors import InputError
 
 VIDEO_EXTENSIONS = ("mp4", "avi", "mkv", "mov")
-ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"
+RECEIPTS_PREFIX = "_receipts"
+DEAD_LETTERS_PREFIX = "_dead_letters"
 _KEY = re.compile(
     rf"^(?P<store>{ID_PATTERN})/(?P<camera>{ID_PATTERN})/(?P<date>\d{{4}}-\d{{2}}-\d{{2}})/"
     rf"(?P<hms>\d{{6}})(?P<suffix>_[A-Za-z0-9_.-]{{1,64}})?\.(?P<ext>(?i:{'|'.join(VIDEO_EXTENSIONS)}))$"
 )
-_ID = re.compile(rf"^{ID_PATTERN}$")
 
 
 @dataclass(frozen=True)
@@ -35,9 +43,16 @@ class VideoKey:
     start_time: datetime  # timezone-aware, UTC
 
     @property
-    def partition_key(self) -> str:
-        """The Dagster multi-partition key `<YYYY-MM-DD>|<store_id>`."""
-        return f"{self.day.isoformat()}|{self.store_id}"
+    def store_day(self) -> StoreDay:
+        return StoreDay(self.day, self.store_id)
+
+    @property
+    def name(self) -> str:
+        """The file name: `090000.mp4`."""
+        return self.key.rsplit("/", 1)[-1]
+
+    def with_start_time(self, start_time: datetime) -> VideoKey:
+        return replace(self, start_time=start_time)
 
     def detections_key(self, model_fingerprint: str) -> str:
         """Where this video's NDJSON lives in the detections bucket, per model fingerprint.
@@ -46,6 +61,24 @@ class VideoKey:
         `store-1/cam-1/2026-11-28/090000.mp4.best@1a2b3c4d5e6f.ndjson`
         """
         return f"{self.key}.{model_fingerprint}.ndjson"
+
+
+def preview_key(ndjson_key: str) -> str:
+    """The annotated preview frame stored beside an NDJSON object."""
+    return f"{ndjson_key}.preview.jpg"
+
+
+def receipts_prefix(store_day: StoreDay, prefix: str = RECEIPTS_PREFIX) -> str:
+    """Where the publish receipts of one store-day live."""
+    return f"{prefix}/{store_day.day.isoformat()}/{store_day.store_id}/"
+
+
+def receipt_key(store_day: StoreDay, video_key: str, prefix: str = RECEIPTS_PREFIX) -> str:
+    return f"{receipts_prefix(store_day, prefix)}{video_key}.json"
+
+
+def dead_letter_key(store_day: StoreDay, video_key: str, prefix: str = DEAD_LETTERS_PREFIX) -> str:
+    return f"{prefix}/{store_day.day.isoformat()}/{store_day.store_id}/{video_key}.ndjson"
 
 
 def _zone(timezone: str) -> ZoneInfo:
@@ -86,20 +119,14 @@ def parse_start_time(value: str, timezone: str = "UTC", what: str = "start time"
     return parsed.astimezone(UTC)
 
 
-def check_id(value: str, what: str) -> str:
-    if not _ID.match(value):
-        raise InputError(f"{what} {value!r} must match {ID_PATTERN}")
-    return value
-
-
 def _why_not(key: str) -> str:
     parts = key.split("/")
     if len(parts) != 4:
         return f"expected 4 path segments <store>/<camera>/<YYYY-MM-DD>/<HHMMSS>.<ext>, found {len(parts)}"
     store, camera, day, name = parts
-    if not _ID.match(store):
+    if not is_id(store):
         return f"store id {store!r} must match {ID_PATTERN}"
-    if not _ID.match(camera):
+    if not is_id(camera):
         return f"camera id {camera!r} must match {ID_PATTERN}"
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
         return f"date segment {day!r} must be YYYY-MM-DD"

@@ -16,18 +16,16 @@ committed together: readers see either the old partition or the complete new one
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pulsar
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pa_json
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import (
     CommitFailedException,
@@ -42,14 +40,23 @@ from pyiceberg.table import Table
 from pyiceberg.transforms import IdentityTransform
 from pyiceberg.types import DateType, NestedField, StringType, TimestamptzType
 
-from retail_assets.contracts.partition_keys import parse_partition_key
+from retail_assets.contracts.store_day import StoreDay
 from retail_assets.errors import InputError, RetailAssetsError, SetupError
 from retail_assets.lakehouse.prefetch import prefetched
-from retail_assets.streaming.publisher import PublishReceipt
+from retail_assets.settings import DEFAULT_NAMESPACE
 from retail_assets.streaming.reader import MessageColumns, read_receipt_columns
-from retail_assets.streaming.validation import parse_utc_timestamps
+from retail_assets.streaming.receipts import PublishReceipt
+from retail_assets.streaming.validation import all_present, parse_utc_timestamps, read_json_fields
 
-BRONZE_TABLE = "rva.bronze_raw"
+BRONZE_TABLE_NAME = "bronze_raw"
+
+
+def bronze_table_identifier(namespace: str = DEFAULT_NAMESPACE) -> str:
+    """`<namespace>.bronze_raw`: the namespace comes from RVA_NAMESPACE (`Settings.namespace`)."""
+    return f"{namespace}.{BRONZE_TABLE_NAME}"
+
+
+BRONZE_TABLE = bronze_table_identifier()
 # Snapshot summary properties naming the write (readable with `table.snapshots()`).
 SNAPSHOT_RUN_ID = "rva.dagster_run_id"
 SNAPSHOT_PARTITION = "rva.partition"
@@ -85,21 +92,13 @@ BRONZE_PARTITION_SPEC = PartitionSpec(
 # that off and instead redoes its whole partition write on the refreshed table.
 BRONZE_TABLE_PROPERTIES = {"commit.retry.num-retries": "0"}
 _TS = pa.timestamp("us", tz="UTC")
+# The Arrow type each Iceberg type of the bronze schema is written as (plain `string`, where
+# pyiceberg's own conversion would give `large_string`).
+_ARROW_TYPES: dict[type, pa.DataType] = {StringType: pa.string(), TimestamptzType: _TS, DateType: pa.date32()}
 ARROW_SCHEMA = pa.schema(
     [
-        pa.field("event_id", pa.string(), nullable=False),
-        pa.field("store_id", pa.string(), nullable=False),
-        pa.field("camera_id", pa.string(), nullable=False),
-        pa.field("event_ts", _TS, nullable=False),
-        pa.field("event_date", pa.date32(), nullable=False),
-        pa.field("payload", pa.string(), nullable=False),
-        pa.field("pulsar_message_id", pa.string(), nullable=False),
-        pa.field("pulsar_publish_ts", _TS, nullable=False),
-        pa.field("producer_name", pa.string(), nullable=False),
-        pa.field("video_key", pa.string(), nullable=False),
-        pa.field("ingested_at", _TS, nullable=False),
-        pa.field("dagster_run_id", pa.string(), nullable=False),
-        pa.field("source_partition", pa.string(), nullable=False),
+        pa.field(column.name, _ARROW_TYPES[type(column.field_type)], nullable=not column.required)
+        for column in BRONZE_SCHEMA.fields
     ]
 )
 _PAYLOAD_FIELDS = pa.schema(
@@ -114,7 +113,7 @@ class BronzeWriteError(RetailAssetsError):
 @dataclass(frozen=True)
 class BronzeCommit:
     table: str
-    partition_key: str
+    store_day: StoreDay
     rows: int
     duplicates_dropped: int
     snapshot_id: int | None
@@ -149,8 +148,8 @@ def ensure_bronze_table(catalog: Catalog, identifier: str = BRONZE_TABLE) -> Tab
     return table
 
 
-def partition_filter(store_id: str, event_date: date) -> BooleanExpression:
-    return And(EqualTo("store_id", store_id), EqualTo("event_date", event_date))
+def partition_filter(store_day: StoreDay) -> BooleanExpression:
+    return And(EqualTo("store_id", store_day.store_id), EqualTo("event_date", store_day.day))
 
 
 def write_bronze_partition(
@@ -158,9 +157,7 @@ def write_bronze_partition(
     client: pulsar.Client,
     receipts: list[PublishReceipt],
     *,
-    store_id: str,
-    event_date: date,
-    partition_key: str,
+    store_day: StoreDay,
     run_id: str,
     batch_size: int = 50_000,
     identifier: str = BRONZE_TABLE,
@@ -175,15 +172,11 @@ def write_bronze_partition(
     growing, jittered pauses, before a BronzeWriteError. `on_batch(rows)` is called after each
     batch is written to storage (rows written so far), for progress reporting.
     """
-    day = parse_partition_key(partition_key)
-    if (day.store_id, day.day) != (store_id, event_date):
-        raise InputError(
-            f"partition key {partition_key!r} does not match store_id={store_id!r}, event_date={event_date}"
-        )
     for receipt in receipts:
-        if receipt.partition_key != partition_key:
+        if receipt.store_day != store_day:
             raise InputError(
-                f"receipt of {receipt.video_key} belongs to partition {receipt.partition_key!r}, not {partition_key!r}"
+                f"receipt of {receipt.video_key} belongs to partition {receipt.store_day.key!r}, "
+                f"not {store_day.key!r}"
             )
     last_error: Exception | None = None
     for attempt in range(1, commit_attempts + 1):
@@ -194,9 +187,7 @@ def write_bronze_partition(
                 client,
                 receipts,
                 identifier,
-                store_id,
-                event_date,
-                partition_key,
+                store_day,
                 run_id,
                 batch_size,
                 attempt,
@@ -208,12 +199,12 @@ def write_bronze_partition(
                 time.sleep(backoff_s * 2 ** (attempt - 1) * (1 + random.random()))
         except OSError as exc:  # pyarrow's S3 file system after its own retries
             raise BronzeWriteError(
-                f"bronze partition {partition_key} of {identifier}: writing to the object store failed "
+                f"bronze partition {store_day.key} of {identifier}: writing to the object store failed "
                 f"({exc}); nothing was committed, so the table still shows the previous rows (data files "
                 "already written are left unreferenced). Check that the object store is up and run again."
             ) from exc
     raise BronzeWriteError(
-        f"bronze partition {partition_key} of {identifier}: {commit_attempts} commits were rejected because "
+        f"bronze partition {store_day.key} of {identifier}: {commit_attempts} commits were rejected because "
         f"other writers committed first (last: {last_error}); nothing was changed, run again"
     ) from last_error
 
@@ -223,23 +214,21 @@ def _write_once(
     client: pulsar.Client,
     receipts: list[PublishReceipt],
     identifier: str,
-    store_id: str,
-    event_date: date,
-    partition_key: str,
+    store_day: StoreDay,
     run_id: str,
     batch_size: int,
     attempt: int,
     on_batch: Callable[[int], None] | None,
 ) -> BronzeCommit:
     ingested_at = datetime.now(UTC)
-    properties = {SNAPSHOT_RUN_ID: run_id, SNAPSHOT_PARTITION: partition_key}
+    properties = {SNAPSHOT_RUN_ID: run_id, SNAPSHOT_PARTITION: store_day.key}
     txn = table.transaction()
-    existing = partition_filter(store_id, event_date)
+    existing = partition_filter(store_day)
     # Deleting from an empty partition (its first write) only makes pyiceberg warn. If another
     # writer adds rows meanwhile, our commit is rejected (the table moved) and redone.
     if any(True for _ in table.scan(row_filter=existing).plan_files()):
         txn.delete(existing, snapshot_properties=properties)
-    batches = _Batches(store_id, event_date, partition_key, run_id, ingested_at, batch_size)
+    batches = _Batches(store_day, run_id, ingested_at, batch_size)
     received = prefetched(lambda: _columns_of(client, receipts, batch_size), name="bronze-pulsar-reader")
     try:
         for arrow_batch in batches.build(received):
@@ -250,13 +239,10 @@ def _write_once(
         received.close()  # stops the reader thread when a write fails part-way
     committed = txn.commit_transaction()
     snapshot = committed.current_snapshot()
-    files = [
-        task.file.file_path
-        for task in committed.scan(row_filter=partition_filter(store_id, event_date)).plan_files()
-    ]
+    files = [task.file.file_path for task in committed.scan(row_filter=existing).plan_files()]
     return BronzeCommit(
         table=identifier,
-        partition_key=partition_key,
+        store_day=store_day,
         rows=batches.rows,
         duplicates_dropped=batches.duplicates,
         snapshot_id=snapshot.snapshot_id if snapshot else None,
@@ -279,9 +265,7 @@ def _columns_of(
 class _Batches:
     """Turns received messages into bronze Arrow tables of at most `batch_size` rows."""
 
-    store_id: str
-    event_date: date
-    partition_key: str
+    store_day: StoreDay
     run_id: str
     ingested_at: datetime
     batch_size: int
@@ -313,10 +297,11 @@ class _Batches:
 
     def _to_arrow(self, receipt: PublishReceipt, columns: MessageColumns) -> pa.Table:
         parsed = _parse_payloads(columns)
-        if not pc.all(pc.equal(parsed["store_id"], self.store_id)).as_py():
+        if not pc.all(pc.equal(parsed["store_id"], self.store_day.store_id)).as_py():
             raise BronzeWriteError(
-                f"receipt of {receipt.video_key} carries events of another store than {self.store_id} "
-                f"(partition {self.partition_key}); re-publish the video under its own partition"
+                f"receipt of {receipt.video_key} carries events of another store than "
+                f"{self.store_day.store_id} (partition {self.store_day.key}); re-publish the video under "
+                "its own partition"
             )
         keep = self._first_occurrences(parsed["event_id"].to_pylist())
         n = len(columns)
@@ -326,7 +311,7 @@ class _Batches:
                 parsed["store_id"],
                 parsed["camera_id"],
                 parse_utc_timestamps(parsed["ts"]),
-                pa.repeat(pa.scalar(self.event_date, pa.date32()), n),
+                pa.repeat(pa.scalar(self.store_day.day, pa.date32()), n),
                 # binary -> string validates UTF-8 in C++, far cheaper than converting str objects
                 pa.array(columns.payloads, pa.binary()).cast(pa.string()),
                 pa.array(columns.message_ids, pa.string()),
@@ -335,7 +320,7 @@ class _Batches:
                 pa.repeat(pa.scalar(receipt.video_key, pa.string()), n),
                 pa.repeat(pa.scalar(self.ingested_at, _TS), n),
                 pa.repeat(pa.scalar(self.run_id, pa.string()), n),
-                pa.repeat(pa.scalar(self.partition_key, pa.string()), n),
+                pa.repeat(pa.scalar(self.store_day.key, pa.string()), n),
             ],
             schema=ARROW_SCHEMA,
         )
@@ -364,20 +349,13 @@ class _Batches:
 
 def _parse_payloads(columns: MessageColumns) -> pa.Table:
     """event_id, store_id, camera_id, ts of every payload (one Arrow JSON parse per batch)."""
-    block = b"\n".join(columns.payloads)
     try:
-        parsed = pa_json.read_json(
-            io.BytesIO(block),
-            read_options=pa_json.ReadOptions(block_size=max(len(block) + 1, 1 << 20)),
-            parse_options=pa_json.ParseOptions(
-                explicit_schema=_PAYLOAD_FIELDS, unexpected_field_behavior="ignore"
-            ),
-        )
+        parsed = read_json_fields(columns.payloads, _PAYLOAD_FIELDS)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise BronzeWriteError(
             f"a message payload is not a detection event: {_first_bad(columns) or exc}"
         ) from exc
-    if parsed.num_rows != len(columns) or any(parsed.column(n).null_count for n in _PAYLOAD_FIELDS.names):
+    if not all_present(parsed, len(columns)):
         raise BronzeWriteError(f"a message payload is not a detection event: {_first_bad(columns)}")
     return parsed
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import sys
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+from retail_assets.contracts.store_day import StoreDay
 from retail_assets.errors import InputError
-from retail_assets.settings import DEFAULT_TOPIC
+from retail_assets.settings import DEFAULT_SERVICE_URL, DEFAULT_TOPIC, Settings
 from retail_assets.streaming.connection import open_client
 from retail_assets.streaming.dead_letters import LocalDeadLetterSink
 from retail_assets.streaming.publisher import DEFAULT_MAX_MESSAGE_BYTES, publish_ndjson
@@ -25,21 +25,23 @@ from retail_assets.streaming.sources import iter_source_lines
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    settings = Settings.from_env()
     parser.add_argument(
         "source", metavar="FILE", help="NDJSON file, s3://bucket/key, or - for standard input"
     )
     parser.add_argument(
         "--service-url",
-        default=os.environ.get("PULSAR_SERVICE_URL") or "pulsar://127.0.0.1:6650",
-        help="Pulsar service URL (default: $PULSAR_SERVICE_URL or pulsar://127.0.0.1:6650)",
+        default=settings.pulsar_service_url,
+        help=f"Pulsar service URL (default: $PULSAR_SERVICE_URL or {DEFAULT_SERVICE_URL})",
     )
     parser.add_argument(
         "--topic",
-        default=os.environ.get("PULSAR_TOPIC") or DEFAULT_TOPIC,
+        default=settings.pulsar_topic,
         help=f"topic (default: $PULSAR_TOPIC or {DEFAULT_TOPIC})",
     )
     parser.add_argument(
         "--partition-key",
+        type=StoreDay.parse,
         help="store-day partition <YYYY-MM-DD>|<store_id> (default: store_id and date of the first event)",
     )
     parser.add_argument(
@@ -81,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     s3 = _s3_client() if args.source.startswith("s3://") or args.receipts_bucket else None
     lines = iter_source_lines(args.source, s3)
     first_event, lines = _peek_first_event(lines)
-    partition_key = args.partition_key or _partition_of(first_event, args.source)
+    store_day = args.partition_key or _store_day_of(first_event, args.source)
     video_key = args.video_key or _video_of(first_event, args.source)
     run_id = args.run_id or f"cli-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
     sink = LocalDeadLetterSink(args.dead_letters or _default_dead_letters(args.source))
@@ -92,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
             args.topic,
             lines,
             source=args.source,
-            partition_key=partition_key,
+            store_day=store_day,
             run_id=run_id,
             video_key=video_key,
             dead_letters=sink,
@@ -110,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     print(text)
     print(
         f"published {receipt.messages_sent} events of {video_key} to {args.topic} "
-        f"(partition {partition_key}, producer {receipt.producer_name})",
+        f"(partition {store_day.key}, producer {receipt.producer_name})",
         file=sys.stderr,
     )
     if receipt.dead_letters:
@@ -120,7 +122,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _s3_client():
     from retail_assets.objectstore import make_s3_client
-    from retail_assets.settings import Settings
 
     settings = Settings.from_env()
     return make_s3_client(settings.s3_endpoint_url, settings.s3_region)
@@ -143,10 +144,10 @@ def _peek_first_event(lines: Iterable[bytes]) -> tuple[dict | None, Iterator[byt
     return event, itertools.chain(seen, iterator)
 
 
-def _partition_of(event: dict | None, source: str) -> str:
+def _store_day_of(event: dict | None, source: str) -> StoreDay:
     try:
-        return f"{str(event['ts'])[:10]}|{event['store_id']}"  # type: ignore[index]
-    except (TypeError, KeyError) as exc:
+        return StoreDay(date.fromisoformat(str(event["ts"])[:10]), str(event["store_id"]))  # type: ignore[index]
+    except (TypeError, KeyError, ValueError) as exc:
         raise InputError(
             f"{source}: no event with store_id and ts to derive the partition from; pass --partition-key"
         ) from exc

@@ -2,8 +2,9 @@
 
 Nothing is dropped silently: every rejected line becomes one dead letter (an NDJSON record),
 is counted in the publish receipt, and can be inspected or replayed. Two sinks share one
-record format: S3 (`<bucket>/_dead_letters/<YYYY-MM-DD>/<store>/<video key>.ndjson`, used by
-the pipeline) and a local file (used by the command line).
+record format: S3 (`contracts.layout.dead_letter_key`:
+`_dead_letters/<YYYY-MM-DD>/<store>/<video key>.ndjson` in the detections bucket, used by the
+pipeline) and a local file (used by the command line).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from retail_assets.contracts.partition_keys import parse_partition_key
+from retail_assets.contracts.layout import DEAD_LETTERS_PREFIX, dead_letter_key
+from retail_assets.contracts.store_day import StoreDay
 from retail_assets.errors import SetupError
 
 # A dead letter keeps the start of the line, enough to recognise it without storing megabytes.
@@ -30,7 +32,7 @@ class DeadLetter:
     line_number: int
     size_bytes: int
     line_preview: str  # first PREVIEW_BYTES of the line, decoded leniently
-    partition_key: str
+    store_day: StoreDay
     run_id: str
     video_key: str
     rejected_at: str
@@ -43,7 +45,7 @@ class DeadLetter:
         reason: str,
         source: str,
         line_number: int,
-        partition_key: str,
+        store_day: StoreDay,
         run_id: str,
         video_key: str,
     ) -> DeadLetter:
@@ -53,14 +55,23 @@ class DeadLetter:
             line_number=line_number,
             size_bytes=len(line),
             line_preview=line[:PREVIEW_BYTES].decode("utf-8", errors="replace"),
-            partition_key=partition_key,
+            store_day=store_day,
             run_id=run_id,
             video_key=video_key,
             rejected_at=datetime.now(UTC).isoformat(),
         )
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+        fields = asdict(self)
+        del fields["store_day"]
+        fields["partition_key"] = self.store_day.key
+        return json.dumps(fields, ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> DeadLetter:
+        fields = json.loads(text)
+        fields["store_day"] = StoreDay.parse(fields.pop("partition_key"))
+        return cls(**fields)
 
 
 class DeadLetterSink(Protocol):
@@ -77,11 +88,6 @@ class DeadLetterSink(Protocol):
     def close(self) -> None: ...
 
 
-def dead_letter_key(partition_key: str, video_key: str, prefix: str = "_dead_letters") -> str:
-    day = parse_partition_key(partition_key)
-    return f"{prefix}/{day.day.isoformat()}/{day.store_id}/{video_key}.ndjson"
-
-
 class S3DeadLetterSink:
     """Collects a publish's dead letters and writes them as one NDJSON object on `close()`.
 
@@ -91,11 +97,16 @@ class S3DeadLetterSink:
     """
 
     def __init__(
-        self, s3_client: Any, bucket: str, partition_key: str, video_key: str, prefix: str = "_dead_letters"
-    ):
+        self,
+        s3_client: Any,
+        bucket: str,
+        store_day: StoreDay,
+        video_key: str,
+        prefix: str = DEAD_LETTERS_PREFIX,
+    ) -> None:
         self._s3 = s3_client
         self._bucket = bucket
-        self._key = dead_letter_key(partition_key, video_key, prefix)
+        self._key = dead_letter_key(store_day, video_key, prefix)
         self._letters: list[DeadLetter] = []
 
     @property
@@ -154,12 +165,10 @@ class LocalDeadLetterSink:
             self._file = None
 
 
-def read_dead_letters(s3_client: Any, bucket: str, partition_key: str, video_key: str) -> list[DeadLetter]:
+def read_dead_letters(s3_client: Any, bucket: str, store_day: StoreDay, video_key: str) -> list[DeadLetter]:
     """The dead letters of one video's latest publish (empty when there are none)."""
     try:
-        body = s3_client.get_object(Bucket=bucket, Key=dead_letter_key(partition_key, video_key))[
-            "Body"
-        ].read()
+        body = s3_client.get_object(Bucket=bucket, Key=dead_letter_key(store_day, video_key))["Body"].read()
     except s3_client.exceptions.NoSuchKey:
         return []
-    return [DeadLetter(**json.loads(line)) for line in body.splitlines() if line.strip()]
+    return [DeadLetter.from_json(line) for line in body.splitlines() if line.strip()]

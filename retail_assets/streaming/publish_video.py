@@ -8,13 +8,15 @@ previous receipt (or none) in force, so the orphan messages of this attempt neve
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pulsar
 
+from retail_assets.contracts.store_day import StoreDay
 from retail_assets.streaming.dead_letters import S3DeadLetterSink
-from retail_assets.streaming.publisher import PublishReceipt, publish_ndjson
-from retail_assets.streaming.receipts import ReceiptStore
+from retail_assets.streaming.publisher import publish_ndjson
+from retail_assets.streaming.receipts import PublishReceipt, ReceiptStore
 from retail_assets.streaming.sources import iter_s3_lines
 
 
@@ -24,7 +26,7 @@ def publish_video(
     topic: str,
     ndjson_uri: str,
     *,
-    partition_key: str,
+    store_day: StoreDay,
     run_id: str,
     video_key: str,
     receipts: ReceiptStore,
@@ -34,13 +36,13 @@ def publish_video(
     on_progress: Callable[[int], None] | None = None,
 ) -> PublishReceipt:
     """Publish `ndjson_uri` (s3://...) for `video_key`; dead letters and receipt go to `receipts.bucket`."""
-    sink = S3DeadLetterSink(s3_client, receipts.bucket, partition_key, video_key)
+    sink = S3DeadLetterSink(s3_client, receipts.bucket, store_day, video_key)
     receipt = publish_ndjson(
         client,
         topic,
         iter_s3_lines(s3_client, ndjson_uri),
         source=ndjson_uri,
-        partition_key=partition_key,
+        store_day=store_day,
         run_id=run_id,
         video_key=video_key,
         dead_letters=sink,
@@ -51,3 +53,15 @@ def publish_video(
     )
     receipts.put(receipt)
     return receipt
+
+
+@dataclass(frozen=True)
+class PublishedStoreDay:
+    """The receipts in force for a store-day's current NDJSON objects after a publish step."""
+
+    store_day: StoreDay
+    receipts: tuple[PublishReceipt, ...]
+
+    @property
+    def messages(self) -> int:
+        return sum(r.messages_sent for r in self.receipts)

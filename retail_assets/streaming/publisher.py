@@ -13,22 +13,22 @@ written after a complete flush, makes a publish visible to the bronze writer.
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import _pulsar
 import pulsar
 
-from retail_assets.contracts.partition_keys import parse_partition_key
+from retail_assets.contracts.store_day import StoreDay
 from retail_assets.errors import RetailAssetsError, SetupError
 from retail_assets.streaming.dead_letters import DeadLetter, DeadLetterSink
+from retail_assets.streaming.receipts import PublishReceipt
 from retail_assets.streaming.schema import detection_event_schema
 from retail_assets.streaming.validation import check_lines
 
@@ -45,35 +45,6 @@ PROP_SOURCE = "rva.source"
 
 class PublishError(RetailAssetsError):
     """A publish did not complete; no receipt was written, so nothing of it counts yet."""
-
-
-@dataclass(frozen=True)
-class PublishReceipt:
-    """What one publish sent; JSON-serialisable; enough to read exactly these messages back."""
-
-    topic: str
-    producer_name: str
-    messages_sent: int
-    dead_letters: int
-    first_message_id: str | None  # hex of pulsar MessageId.serialize()
-    last_message_id: str | None
-    source: str
-    partition_key: str
-    run_id: str
-    video_key: str
-    ndjson_etag: str | None
-    published_at: str
-    lines_read: int = 0
-    blank_lines: int = 0
-    dead_letter_location: str | None = None
-    properties: dict[str, str] = field(default_factory=dict)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> PublishReceipt:
-        return cls(**json.loads(text))
 
 
 @dataclass
@@ -112,10 +83,9 @@ class _Acks:
             return self._done.wait_for(lambda: self.failed or self.ok >= tracked, timeout_s)
 
 
-def new_producer_name(partition_key: str, video_key: str) -> str:
+def new_producer_name(store_id: str) -> str:
     """Unique per publish attempt: the reader selects a receipt's messages by this name."""
-    store = parse_partition_key(partition_key).store_id
-    return f"rva-{store}-{uuid.uuid4().hex}"
+    return f"rva-{store_id}-{uuid.uuid4().hex}"
 
 
 def create_event_producer(
@@ -161,7 +131,7 @@ def publish_ndjson(
     lines: Iterable[bytes],
     *,
     source: str,
-    partition_key: str,
+    store_day: StoreDay,
     run_id: str,
     video_key: str,
     dead_letters: DeadLetterSink,
@@ -179,10 +149,9 @@ def publish_ndjson(
     attempts within `send_timeout_ms`), SetupError when no producer can be created.
     `on_progress(n)` is called after each chunk with the number of messages handed over so far.
     """
-    store_day = parse_partition_key(partition_key)
-    producer_name = producer_name or new_producer_name(partition_key, video_key)
+    producer_name = producer_name or new_producer_name(store_day.store_id)
     properties = {
-        PROP_PARTITION: partition_key,
+        PROP_PARTITION: store_day.key,
         PROP_RUN_ID: run_id,
         PROP_VIDEO_KEY: video_key,
         PROP_SOURCE: source,
@@ -223,7 +192,7 @@ def publish_ndjson(
                         reason=rejection.reason,
                         source=source,
                         line_number=rejection.line_number,
-                        partition_key=partition_key,
+                        store_day=store_day,
                         run_id=run_id,
                         video_key=video_key,
                     )
@@ -272,7 +241,7 @@ def publish_ndjson(
         first_message_id=acks.first.serialize().hex() if acks.first is not None else None,
         last_message_id=acks.last.serialize().hex() if acks.last is not None else None,
         source=source,
-        partition_key=partition_key,
+        store_day=store_day,
         run_id=run_id,
         video_key=video_key,
         ndjson_etag=ndjson_etag,

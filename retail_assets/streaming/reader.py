@@ -17,7 +17,8 @@ from typing import Any
 import pulsar
 
 from retail_assets.errors import RetailAssetsError
-from retail_assets.streaming.publisher import PROP_RUN_ID, PROP_VIDEO_KEY, PublishReceipt
+from retail_assets.streaming.publisher import PROP_RUN_ID, PROP_VIDEO_KEY
+from retail_assets.streaming.receipts import PublishReceipt
 from retail_assets.streaming.schema import detection_event_schema
 
 log = logging.getLogger(__name__)

@@ -1,40 +1,74 @@
-"""Durable publish receipts in S3: the commit marker of a publish.
+"""Publish receipts: the commit marker of a publish, and their durable store in S3.
 
 A receipt is written only after every message of a publish was acknowledged, at
-`<bucket>/<prefix>/<YYYY-MM-DD>/<store>/<video key>.json`. Re-publishing a video replaces its
-receipt, which is how an earlier (or crashed) publish's messages stop counting. The bronze
-writer and later re-runs find the receipts here, without any orchestrator state.
+`contracts.layout.receipt_key` (`_receipts/<YYYY-MM-DD>/<store>/<video key>.json` in the
+detections bucket). Re-publishing a video replaces its receipt, which is how an earlier (or
+crashed) publish's messages stop counting. The bronze writer and later re-runs find the
+receipts here, without any orchestrator state.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from retail_assets.contracts.partition_keys import parse_partition_key
+from retail_assets.contracts.layout import RECEIPTS_PREFIX, receipt_key, receipts_prefix
+from retail_assets.contracts.store_day import StoreDay
 from retail_assets.errors import SetupError
 from retail_assets.objectstore import describe_endpoint, iter_objects
-from retail_assets.streaming.publisher import PublishReceipt
+
+
+@dataclass(frozen=True)
+class PublishReceipt:
+    """What one publish sent; JSON-serialisable; enough to read exactly these messages back."""
+
+    topic: str
+    producer_name: str
+    messages_sent: int
+    dead_letters: int
+    first_message_id: str | None  # hex of pulsar MessageId.serialize()
+    last_message_id: str | None
+    source: str
+    store_day: StoreDay
+    run_id: str
+    video_key: str
+    ndjson_etag: str | None
+    published_at: str
+    lines_read: int = 0
+    blank_lines: int = 0
+    dead_letter_location: str | None = None
+    properties: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        # The stored form names the store-day by its partition key, as every receipt ever written.
+        fields = asdict(self)
+        del fields["store_day"]
+        fields["partition_key"] = self.store_day.key
+        return json.dumps(fields, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> PublishReceipt:
+        fields = json.loads(text)
+        fields["store_day"] = StoreDay.parse(fields.pop("partition_key"))
+        return cls(**fields)
 
 
 class ReceiptStore:
     """Receipts of one bucket/prefix; every S3 fault becomes a SetupError naming the object."""
 
-    def __init__(self, s3_client: Any, bucket: str, prefix: str = "_receipts") -> None:
+    def __init__(self, s3_client: Any, bucket: str, prefix: str = RECEIPTS_PREFIX) -> None:
         self._s3 = s3_client
         self.bucket = bucket
         self.prefix = prefix.strip("/")
 
-    def partition_prefix(self, partition_key: str) -> str:
-        day = parse_partition_key(partition_key)
-        return f"{self.prefix}/{day.day.isoformat()}/{day.store_id}/"
-
-    def key_for(self, partition_key: str, video_key: str) -> str:
-        return f"{self.partition_prefix(partition_key)}{video_key}.json"
+    def key_for(self, store_day: StoreDay, video_key: str) -> str:
+        return receipt_key(store_day, video_key, self.prefix)
 
     def put(self, receipt: PublishReceipt) -> None:
-        key = self.key_for(receipt.partition_key, receipt.video_key)
+        key = self.key_for(receipt.store_day, receipt.video_key)
         self._call(
             "write",
             key,
@@ -45,17 +79,17 @@ class ReceiptStore:
             ContentType="application/json",
         )
 
-    def get(self, partition_key: str, video_key: str) -> PublishReceipt | None:
-        key = self.key_for(partition_key, video_key)
+    def get(self, store_day: StoreDay, video_key: str) -> PublishReceipt | None:
+        key = self.key_for(store_day, video_key)
         try:
             body = self._call("read", key, self._s3.get_object, Bucket=self.bucket, Key=key)["Body"].read()
         except _Missing:
             return None
         return PublishReceipt.from_json(body)
 
-    def list_partition(self, partition_key: str) -> list[PublishReceipt]:
+    def list_partition(self, store_day: StoreDay) -> list[PublishReceipt]:
         """All receipts of a store-day, in video key order."""
-        prefix = self.partition_prefix(partition_key)
+        prefix = receipts_prefix(store_day, self.prefix)
         try:
             keys = [
                 obj["Key"]
@@ -75,8 +109,8 @@ class ReceiptStore:
             receipts.append(PublishReceipt.from_json(body))
         return receipts
 
-    def delete(self, partition_key: str, video_key: str) -> None:
-        key = self.key_for(partition_key, video_key)
+    def delete(self, store_day: StoreDay, video_key: str) -> None:
+        key = self.key_for(store_day, video_key)
         self._call("delete", key, self._s3.delete_object, Bucket=self.bucket, Key=key)
 
     def _call(self, what: str, key: str, fn: Any, **kwargs: Any) -> Any:

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from retail_assets.contracts.events import KEY_FIELDS, SCHEMA_VERSION
-from retail_assets.contracts.layout import ID_PATTERN
+from retail_assets.contracts.ids import ID_PATTERN
 
 # Same pattern as `ts` in the JSON Schema: ISO 8601 in UTC.
 TS_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)$"
@@ -85,18 +85,11 @@ def check_lines(
 
 def _fast_path(candidates: list[tuple[int, bytes]], store_id: str, out: CheckedChunk) -> bool:
     """Check all candidates with one Arrow parse; False when any line needs a closer look."""
-    block = b"\n".join(line for _, line in candidates)
     try:
-        table = pa_json.read_json(
-            io.BytesIO(block),
-            read_options=pa_json.ReadOptions(block_size=max(len(block) + 1, 1 << 20)),
-            parse_options=pa_json.ParseOptions(
-                explicit_schema=_KEY_SCHEMA, unexpected_field_behavior="ignore"
-            ),
-        )
+        table = read_json_fields([line for _, line in candidates], _KEY_SCHEMA)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         return False
-    if table.num_rows != len(candidates) or any(table.column(n).null_count for n in _KEY_SCHEMA.names):
+    if not all_present(table, len(candidates)):
         return False
     versions_ok = pc.all(pc.equal(table["schema_version"], SCHEMA_VERSION)).as_py()
     stores_ok = pc.all(pc.equal(table["store_id"], store_id)).as_py()
@@ -114,6 +107,26 @@ def _fast_path(candidates: list[tuple[int, bytes]], store_id: str, out: CheckedC
     out.message_keys.extend(keys)
     out.event_ms.extend(millis)
     return True
+
+
+def read_json_fields(lines: list[bytes], fields: pa.Schema) -> pa.Table:
+    """The given fields of JSON object lines, in one Arrow parse (other fields are ignored).
+
+    Raises pyarrow's ArrowInvalid / ArrowTypeError when a line is not JSON or a field has
+    another type; a missing field comes back as null (see `all_present`).
+    """
+    block = b"\n".join(lines)
+    return pa_json.read_json(
+        io.BytesIO(block),
+        # one block for the whole input: Arrow would otherwise split it at 1 MiB boundaries
+        read_options=pa_json.ReadOptions(block_size=max(len(block) + 1, 1 << 20)),
+        parse_options=pa_json.ParseOptions(explicit_schema=fields, unexpected_field_behavior="ignore"),
+    )
+
+
+def all_present(table: pa.Table, expected_rows: int) -> bool:
+    """Whether `read_json_fields` found one row per line and every field in every row."""
+    return table.num_rows == expected_rows and not any(column.null_count for column in table.columns)
 
 
 def parse_utc_timestamps(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:

@@ -10,7 +10,7 @@ import cv2
 import dagster as dg
 import pytest
 
-from retail_assets.resources import IcebergCatalogResource, ObjectStoreResource, PulsarResource
+from retail_assets.defs.resources import IcebergCatalogResource, ObjectStoreResource, PulsarResource
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 CLIP_FRAMES = 30

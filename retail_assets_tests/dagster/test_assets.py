@@ -5,20 +5,21 @@ import json
 import dagster as dg
 import pytest
 
-from retail_assets.assets import DETECTIONS_OP
-from retail_assets.assets.bronze import bronze_raw
-from retail_assets.assets.detections import detections
-from retail_assets.assets.events import pulsar_events
-from retail_assets.assets.videos import raw_videos
 from retail_assets.contracts.events import validate_line
+from retail_assets.contracts.store_day import StoreDay
+from retail_assets.defs.assets.bronze import bronze_raw
+from retail_assets.defs.assets.detections import detections
+from retail_assets.defs.assets.events import pulsar_events
+from retail_assets.defs.assets.videos import raw_videos
+from retail_assets.defs.names import DETECTIONS_OP
+from retail_assets.defs.partitions import STORES_PARTITIONS_NAME
 from retail_assets.lakehouse.bronze import BRONZE_TABLE, partition_filter
 from retail_assets.lakehouse.catalog import open_catalog
-from retail_assets.partitions import STORES_PARTITIONS_NAME, parse_partition_key
 from retail_assets_tests.dagster.conftest import stack_resources
 
 ASSETS = [raw_videos, detections, pulsar_events, bronze_raw]
 STORE = "store-mat01"
-PARTITION = f"2026-11-28|{STORE}"
+PARTITION = StoreDay.parse(f"2026-11-28|{STORE}")
 GOOD = f"{STORE}/cam-1/2026-11-28/090000.avi"
 BROKEN = f"{STORE}/cam-1/2026-11-28/100000.mp4"
 MAX_FRAMES = 6
@@ -27,7 +28,7 @@ MAX_FRAMES = 6
 def _run(instance, resources, **detections_config) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         ASSETS,
-        partition_key=PARTITION,
+        partition_key=PARTITION.key,
         instance=instance,
         resources=resources,
         run_config={"ops": {DETECTIONS_OP: {"config": {"max_frames": MAX_FRAMES, **detections_config}}}},
@@ -52,9 +53,9 @@ def _ndjson_lines(s3, bucket: str) -> list[bytes]:
     return s3.get_object(Bucket=bucket, Key=ndjson[0])["Body"].read().splitlines()
 
 
-def _bronze(store_id: str, day) -> list[dict]:
+def _bronze(store_day: StoreDay) -> list[dict]:
     table = open_catalog("lakehouse").load_table(BRONZE_TABLE)
-    return table.scan(row_filter=partition_filter(store_id, day)).to_arrow().to_pylist()
+    return table.scan(row_filter=partition_filter(store_day)).to_arrow().to_pylist()
 
 
 @pytest.mark.timeout(900)
@@ -74,10 +75,10 @@ def test_materialize_the_store_day_end_to_end_and_again(
     videos = _metadata(first, "raw_videos")
     assert videos["videos"] == 2 and videos["unreadable_videos"] == 1
     manifest = first.output_for_node("rva__raw_videos")
-    good = next(v for v in manifest if v["key"] == GOOD)
-    assert good["readable"] and good["fps"] == pytest.approx(10.0) and good["frames"] == 30
-    assert good["start_time"] == "2026-11-28T09:00:00+00:00"
-    assert "cannot open" in next(v for v in manifest if v["key"] == BROKEN)["error"]
+    good = next(v for v in manifest if v.video.key == GOOD)
+    assert good.readable and good.probe.fps == pytest.approx(10.0) and good.probe.frames == 30
+    assert good.video.start_time.isoformat() == "2026-11-28T09:00:00+00:00"
+    assert "cannot open" in next(v for v in manifest if v.video.key == BROKEN).error
 
     # detections: the good video inferred (the broken one reported, not fatal), real people found.
     det = _metadata(first, "detections")
@@ -97,7 +98,7 @@ def test_materialize_the_store_day_end_to_end_and_again(
 
     # bronze_raw: exactly the NDJSON lines, each with its Pulsar message id.
     bronze_meta = _metadata(first, "bronze_raw")
-    rows = _bronze(STORE, parse_partition_key(PARTITION).day)
+    rows = _bronze(PARTITION)
     assert bronze_meta["dagster/row_count"] == len(rows) == len(lines)
     assert sorted(r["event_id"] for r in rows) == sorted(json.loads(line)["event_id"] for line in lines)
     assert all(r["pulsar_message_id"] for r in rows)
@@ -119,7 +120,7 @@ def test_materialize_the_store_day_end_to_end_and_again(
     det2 = _metadata(second, "detections")
     assert det2["videos_inferred"] == 0 and det2["videos_skipped_current"] == 1
     assert _metadata(second, "pulsar_events")["messages_published_this_run"] == 0
-    rows2 = _bronze(STORE, parse_partition_key(PARTITION).day)
+    rows2 = _bronze(PARTITION)
     assert sorted(r["event_id"] for r in rows2) == sorted(r["event_id"] for r in rows)
     assert sorted(r["pulsar_message_id"] for r in rows2) == sorted(r["pulsar_message_id"] for r in rows)
 
@@ -128,11 +129,11 @@ def test_materialize_the_store_day_end_to_end_and_again(
     assert forced.success
     assert _metadata(forced, "detections")["videos_inferred"] == 1
     assert _ndjson_lines(s3, detections_bucket) == lines
-    assert len(_bronze(STORE, parse_partition_key(PARTITION).day)) == len(lines)
+    assert len(_bronze(PARTITION)) == len(lines)
 
     # The video deleted from the bucket: its receipt goes, and bronze follows the bucket.
     s3.delete_object(Bucket=videos_bucket, Key=GOOD)
     after_delete = _run(instance, resources)
     assert after_delete.success
     assert _metadata(after_delete, "pulsar_events")["receipts_dropped"] == 1
-    assert _bronze(STORE, parse_partition_key(PARTITION).day) == []
+    assert _bronze(PARTITION) == []

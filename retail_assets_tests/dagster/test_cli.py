@@ -10,9 +10,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from retail_assets.contracts.store_day import StoreDay
+from retail_assets.defs.partitions import STORES_PARTITIONS_NAME
 from retail_assets.lakehouse.bronze import BRONZE_TABLE, partition_filter
 from retail_assets.lakehouse.catalog import open_catalog
-from retail_assets.partitions import STORES_PARTITIONS_NAME
 
 STORE = "store-cli01"
 DAYS = ("2026-11-27", "2026-11-28")
@@ -53,7 +54,7 @@ def _ndjson_event_ids(s3, bucket: str, day: str) -> list[str]:
 def _bronze(day: str) -> list[tuple[str, str]]:
     table = open_catalog("lakehouse").load_table(BRONZE_TABLE)
     rows = table.scan(
-        row_filter=partition_filter(STORE, date.fromisoformat(day)),
+        row_filter=partition_filter(StoreDay(date.fromisoformat(day), STORE)),
         selected_fields=("event_id", "pulsar_message_id"),
     ).to_arrow()
     return sorted(

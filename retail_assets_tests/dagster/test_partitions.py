@@ -5,13 +5,13 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 import pytest
 
-from retail_assets.errors import InputError
-from retail_assets.partitions import (
+from retail_assets.contracts.store_day import StoreDay
+from retail_assets.defs.partitions import (
     STORES_PARTITIONS_NAME,
     day_in_range,
-    parse_partition_key,
     store_day_partitions,
 )
+from retail_assets.errors import InputError
 
 
 def test_todays_partition_exists_so_videos_are_processed_the_day_they_arrive(instance) -> None:
@@ -28,10 +28,10 @@ def test_todays_partition_exists_so_videos_are_processed_the_day_they_arrive(ins
 
 
 def test_partition_keys_read_date_then_store() -> None:
-    day = parse_partition_key("2026-11-28|store-001")
+    day = StoreDay.parse("2026-11-28|store-001")
     assert (day.day, day.store_id, day.key) == (date(2026, 11, 28), "store-001", "2026-11-28|store-001")
     as_multi = dg.MultiPartitionKey({"date": "2026-11-28", "store": "store-001"})
-    assert str(as_multi) == "2026-11-28|store-001" and parse_partition_key(as_multi) == day
+    assert str(as_multi) == "2026-11-28|store-001" and StoreDay.parse(as_multi) == day
 
 
 @pytest.mark.parametrize(
@@ -44,5 +44,5 @@ def test_partition_keys_read_date_then_store() -> None:
 )
 def test_a_bad_partition_key_says_what_is_wrong(key: str, message: str) -> None:
     with pytest.raises(InputError, match=message) as err:
-        parse_partition_key(key)
+        StoreDay.parse(key)
     assert key in str(err.value)

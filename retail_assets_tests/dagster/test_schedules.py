@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from retail_assets.definitions import defs
-from retail_assets.partitions import STORES_PARTITIONS_NAME, store_day_partitions
-from retail_assets.schedules import nightly_store_rerun
+from retail_assets.defs.partitions import STORES_PARTITIONS_NAME, store_day_partitions
+from retail_assets.defs.schedules import nightly_store_rerun
 
 
 def test_nightly_requests_one_run_per_store_for_the_previous_day(instance: dg.DagsterInstance) -> None:

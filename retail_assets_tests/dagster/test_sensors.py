@@ -8,10 +8,10 @@ from itertools import product
 import dagster as dg
 import pytest
 
-from retail_assets.assets import DETECTIONS_OP
-from retail_assets.assets.inventory import ScanCursor, scan_bucket
-from retail_assets.partitions import STORES_PARTITIONS_NAME
-from retail_assets.sensors import MAX_OBJECTS_PER_TICK, new_video_sensor
+from retail_assets.defs.names import DETECTIONS_OP
+from retail_assets.defs.partitions import STORES_PARTITIONS_NAME
+from retail_assets.defs.sensors import MAX_OBJECTS_PER_TICK, new_video_sensor
+from retail_assets.inventory.bucket_scan import ScanCursor, scan_bucket
 from retail_assets_tests.dagster.conftest import stack_resources
 
 STORES = ("store-001", "store-002", "store-003")
@@ -115,8 +115,8 @@ def test_a_tick_with_nothing_new_does_work_independent_of_bucket_size(
     assert len(first.new_videos) == 3000 + len(OUT_OF_RANGE)  # the date range is the sensor's check
     assert first.objects_examined == 3000 + len(MALFORMED) + len(OUT_OF_RANGE)
 
-    second = scan_bucket(s3, videos_bucket, first.cursor, known_stores=set(STORES), max_objects=10_000)
-    assert second.new_videos == [] and second.malformed == [] and second.new_stores == []
+    second = scan_bucket(s3, videos_bucket, first.cursor, max_objects=10_000)
+    assert second.new_videos == [] and second.malformed == []
     # One listing of the root, one per store prefix (4, including the malformed one), one per
     # camera prefix (7): the same for 3,000 objects as for 30. Only stray top-level keys are listed.
     assert second.list_calls == 1 + 4 + 7

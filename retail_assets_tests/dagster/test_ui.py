@@ -26,9 +26,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 import retail_assets
+from retail_assets.contracts.store_day import StoreDay
+from retail_assets.defs.partitions import STORES_PARTITIONS_NAME
 from retail_assets.lakehouse.bronze import BRONZE_TABLE, partition_filter
 from retail_assets.lakehouse.catalog import open_catalog
-from retail_assets.partitions import STORES_PARTITIONS_NAME
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -265,7 +266,7 @@ def test_ui_backfill_of_a_date_range_for_one_store(
 
     table = open_catalog("lakehouse").load_table(BRONZE_TABLE)
     for day in DAYS:
-        rows = table.scan(row_filter=partition_filter(STORE, date.fromisoformat(day))).to_arrow()
+        rows = table.scan(row_filter=partition_filter(StoreDay(date.fromisoformat(day), STORE))).to_arrow()
         assert rows.num_rows > 0
         assert set(rows.column("source_partition").to_pylist()) == {f"{day}|{STORE}"}
 

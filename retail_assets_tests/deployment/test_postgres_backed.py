@@ -12,15 +12,16 @@ import pyarrow as pa
 import pytest
 from dagster import DagsterInstance
 
-from retail_assets.assets import DETECTIONS_OP
-from retail_assets.assets.bronze import bronze_raw
-from retail_assets.assets.detections import detections
-from retail_assets.assets.events import pulsar_events
-from retail_assets.assets.videos import raw_videos
+from retail_assets.contracts.store_day import StoreDay
+from retail_assets.defs.assets.bronze import bronze_raw
+from retail_assets.defs.assets.detections import detections
+from retail_assets.defs.assets.events import pulsar_events
+from retail_assets.defs.assets.videos import raw_videos
+from retail_assets.defs.names import DETECTIONS_OP
+from retail_assets.defs.partitions import STORES_PARTITIONS_NAME
+from retail_assets.defs.resources import IcebergCatalogResource
 from retail_assets.lakehouse.bronze import BRONZE_TABLE, partition_filter
 from retail_assets.lakehouse.catalog import open_catalog
-from retail_assets.partitions import STORES_PARTITIONS_NAME
-from retail_assets.resources import IcebergCatalogResource
 from retail_assets.stack import EmbeddedStack
 from retail_assets_tests.conftest import REPO_ROOT, PostgresServer
 from retail_assets_tests.dagster.conftest import fresh_buckets, short_clip, stack_resources
@@ -157,6 +158,6 @@ def test_asset_graph_runs_on_postgres_storage_and_postgres_catalog(
     assert len(ndjson_keys) == 1
     lines = s3.get_object(Bucket=detections_bucket, Key=ndjson_keys[0])["Body"].read().splitlines()
     table = open_catalog("lakehouse-pg").load_table(BRONZE_TABLE)
-    rows = table.scan(row_filter=partition_filter(store, date.fromisoformat(day))).to_arrow()
+    rows = table.scan(row_filter=partition_filter(StoreDay(date.fromisoformat(day), store))).to_arrow()
     assert lines and rows.num_rows == len(lines)
     assert sorted(rows["event_id"].to_pylist()) == sorted(json.loads(line)["event_id"] for line in lines)

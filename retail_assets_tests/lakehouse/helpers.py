@@ -10,11 +10,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyiceberg.catalog import Catalog
 
+from retail_assets.contracts.layout import parse_video_key
+from retail_assets.contracts.store_day import StoreDay
 from retail_assets.lakehouse.bronze import BronzeCommit, partition_filter, write_bronze_partition
 from retail_assets.objectstore import split_s3_uri
 from retail_assets.streaming.publish_video import publish_video
-from retail_assets.streaming.publisher import PublishReceipt
-from retail_assets.streaming.receipts import ReceiptStore
+from retail_assets.streaming.receipts import PublishReceipt, ReceiptStore
 from retail_assets_tests.factories import ndjson_bytes, ndjson_lines, video_key
 
 
@@ -30,14 +31,12 @@ def upload_video_ndjson(s3: Any, store: str, camera: str, day: date, count: int,
 def publish(
     client, s3, topic: str, uri: str, video: str, receipts: ReceiptStore, run_id: str = "run-1", **kw
 ):
-    store, _, rest = video.partition("/")
-    day = rest.split("/")[1]
     return publish_video(
         client,
         s3,
         topic,
         uri,
-        partition_key=f"{day}|{store}",
+        store_day=parse_video_key(video).store_day,
         run_id=run_id,
         video_key=video,
         receipts=receipts,
@@ -50,28 +49,23 @@ def write_partition(
     client,
     receipts: list[PublishReceipt],
     table_id: str,
-    partition_key: str,
+    store_day: StoreDay,
     run_id: str,
     **kw,
 ) -> BronzeCommit:
-    day, store = partition_key.split("|")
     return write_bronze_partition(
         catalog,
         client,
         receipts,
-        store_id=store,
-        event_date=date.fromisoformat(day),
-        partition_key=partition_key,
+        store_day=store_day,
         run_id=run_id,
         identifier=table_id,
         **kw,
     )
 
 
-def partition_rows(catalog: Catalog, table_id: str, partition_key: str) -> pa.Table:
-    day, store = partition_key.split("|")
-    table = catalog.load_table(table_id)
-    return table.scan(row_filter=partition_filter(store, date.fromisoformat(day))).to_arrow()
+def partition_rows(catalog: Catalog, table_id: str, store_day: StoreDay) -> pa.Table:
+    return catalog.load_table(table_id).scan(row_filter=partition_filter(store_day)).to_arrow()
 
 
 def read_parquet_from_s3(s3: Any, uri: str) -> pa.Table:

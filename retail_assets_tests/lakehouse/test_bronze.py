@@ -11,6 +11,7 @@ import pulsar
 import pyarrow.compute as pc
 import pytest
 
+from retail_assets.contracts.store_day import StoreDay
 from retail_assets.errors import InputError
 from retail_assets.lakehouse.bronze import (
     BRONZE_TABLE,
@@ -28,7 +29,7 @@ from retail_assets_tests.lakehouse.helpers import (
 )
 
 DAY = date(2026, 11, 28)
-PARTITION = "2026-11-28|store-001"
+PARTITION = StoreDay.parse("2026-11-28|store-001")
 
 
 def test_table_is_created_with_the_bronze_schema_and_partition_spec(catalog, table_id) -> None:
@@ -84,7 +85,7 @@ def test_rows_equal_ndjson_lines_and_every_row_came_through_pulsar(
     assert set(rows["store_id"].to_pylist()) == {"store-001"}
     assert set(rows["event_date"].to_pylist()) == {DAY}
     assert set(rows["dagster_run_id"].to_pylist()) == {"dagster-run-1"}
-    assert set(rows["source_partition"].to_pylist()) == {PARTITION}
+    assert set(rows["source_partition"].to_pylist()) == {PARTITION.key}
 
     # Invariant 2: a row's message id reads that very message back from Pulsar.
     sample = rows.slice(777, 1).to_pylist()[0]
@@ -101,7 +102,7 @@ def test_rows_equal_ndjson_lines_and_every_row_came_through_pulsar(
 
     table = catalog.load_table(table_id)
     summary = table.current_snapshot().summary
-    assert summary[SNAPSHOT_RUN_ID] == "dagster-run-1" and summary[SNAPSHOT_PARTITION] == PARTITION
+    assert summary[SNAPSHOT_RUN_ID] == "dagster-run-1" and summary[SNAPSHOT_PARTITION] == PARTITION.key
 
 
 def test_data_files_are_plain_parquet_with_the_published_lines(
@@ -157,7 +158,7 @@ def test_a_video_removed_from_the_partition_disappears_and_other_partitions_stay
     write_partition(
         catalog, pulsar_client, receipt_store.list_partition(PARTITION), table_id, PARTITION, "r1"
     )
-    other = "2026-11-28|store-002"
+    other = StoreDay(DAY, "store-002")
     write_partition(catalog, pulsar_client, receipt_store.list_partition(other), table_id, other, "r1")
 
     receipt_store.delete(PARTITION, b[0])
@@ -188,21 +189,21 @@ def test_two_partitions_written_at_the_same_time_both_land(
     catalog, table_id, pulsar_client, s3, unique_topic, receipt_store
 ) -> None:
     ensure_bronze_table(catalog, table_id)
-    partitions = {"2026-11-28|store-001": 800, "2026-11-28|store-002": 500}
+    partitions = {StoreDay(DAY, "store-001"): 800, StoreDay(DAY, "store-002"): 500}
     for partition, count in partitions.items():
-        store = partition.split("|")[1]
+        store = partition.store_id
         video, uri, _ = upload_video_ndjson(s3, store, "cam-01", DAY, count)
         publish(pulsar_client, s3, unique_topic, uri, video, receipt_store)
 
     barrier = threading.Barrier(len(partitions))
-    results: dict[str, object] = {}
+    results: dict[StoreDay, object] = {}
 
-    def write(partition: str) -> None:
+    def write(partition: StoreDay) -> None:
         receipts = receipt_store.list_partition(partition)
         barrier.wait()
         try:
             results[partition] = write_partition(
-                catalog, pulsar_client, receipts, table_id, partition, f"run-{partition}", batch_size=200
+                catalog, pulsar_client, receipts, table_id, partition, f"run-{partition.key}", batch_size=200
             )
         except Exception as exc:  # reported below with the partition it belongs to
             results[partition] = exc
@@ -220,7 +221,7 @@ def test_two_partitions_written_at_the_same_time_both_land(
 def test_a_commit_rejected_because_another_writer_committed_first_is_redone(
     catalog, table_id, pulsar_client, s3, unique_topic, receipt_store
 ) -> None:
-    first, second = "2026-11-28|store-001", "2026-11-28|store-002"
+    first, second = StoreDay(DAY, "store-001"), StoreDay(DAY, "store-002")
     for store, count in (("store-001", 300), ("store-002", 120)):
         video, uri, _ = upload_video_ndjson(s3, store, "cam-01", DAY, count)
         publish(pulsar_client, s3, unique_topic, uri, video, receipt_store)

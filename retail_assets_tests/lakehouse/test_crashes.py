@@ -7,6 +7,7 @@ from datetime import date
 
 import pyarrow.compute as pc
 
+from retail_assets.contracts.store_day import StoreDay
 from retail_assets.lakehouse.bronze import SNAPSHOT_RUN_ID
 from retail_assets_tests.lakehouse.helpers import (
     partition_rows,
@@ -18,7 +19,7 @@ from retail_assets_tests.streaming.helpers import read_whole_topic
 from retail_assets_tests.streaming.process_kill import run_and_kill
 
 DAY = date(2026, 11, 28)
-PARTITION = "2026-11-28|store-001"
+PARTITION = StoreDay.parse("2026-11-28|store-001")
 
 
 def test_publish_killed_midway_leaves_orphans_that_never_reach_bronze(
@@ -28,7 +29,7 @@ def test_publish_killed_midway_leaves_orphans_that_never_reach_bronze(
     first = publish(pulsar_client, s3, unique_topic, uri, video, receipt_store, run_id="run-1")
 
     # A re-publish of the same video is killed after 3 chunks (6,000 lines handed to the producer).
-    run_and_kill(["publish", unique_topic, uri, PARTITION, video, "run-2", receipt_store.prefix], 3)
+    run_and_kill(["publish", unique_topic, uri, PARTITION.key, video, "run-2", receipt_store.prefix], 3)
     assert receipt_store.get(PARTITION, video) == first  # the crashed attempt wrote no receipt
     on_topic = Counter(m.producer_name() for m in read_whole_topic(pulsar_client, unique_topic))
     orphans = {name: n for name, n in on_topic.items() if name != first.producer_name}
@@ -62,7 +63,7 @@ def test_bronze_write_killed_midway_changes_nothing_and_the_rerun_is_exact(
     publish(pulsar_client, s3, unique_topic, b[1], b[0], receipt_store)
 
     # Killed after 2 of 10 batches were written to storage, before the commit.
-    args = ["bronze", catalog.name, table_id, PARTITION, "killed", receipt_store.prefix, "500"]
+    args = ["bronze", catalog.name, table_id, PARTITION.key, "killed", receipt_store.prefix, "500"]
     run_and_kill(args, 2)
     table = catalog.load_table(table_id)
     assert table.current_snapshot().snapshot_id == before.snapshot_id

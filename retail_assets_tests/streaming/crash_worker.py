@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from datetime import date
 
 PAUSE_S = float(os.environ.get("RVA_CRASH_WORKER_PAUSE_S", "0.5"))
 
@@ -22,6 +21,7 @@ def _progress(n: int) -> None:
 
 
 def main(argv: list[str]) -> int:
+    from retail_assets.contracts.store_day import StoreDay
     from retail_assets.objectstore import make_s3_client
     from retail_assets.settings import Settings
     from retail_assets.streaming.connection import open_client
@@ -40,7 +40,7 @@ def main(argv: list[str]) -> int:
             s3,
             topic,
             uri,
-            partition_key=partition,
+            store_day=StoreDay.parse(partition),
             run_id=run_id,
             video_key=video,
             receipts=ReceiptStore(s3, "detections", prefix),
@@ -52,14 +52,12 @@ def main(argv: list[str]) -> int:
         from retail_assets.lakehouse.catalog import open_catalog
 
         catalog_name, table_id, partition, run_id, prefix, batch_size = rest
-        day, store = partition.split("|")
+        store_day = StoreDay.parse(partition)
         write_bronze_partition(
             open_catalog(catalog_name),
             client,
-            ReceiptStore(s3, "detections", prefix).list_partition(partition),
-            store_id=store,
-            event_date=date.fromisoformat(day),
-            partition_key=partition,
+            ReceiptStore(s3, "detections", prefix).list_partition(store_day),
+            store_day=store_day,
             run_id=run_id,
             identifier=table_id,
             batch_size=int(batch_size),

@@ -9,9 +9,8 @@ import subprocess
 import sys
 from datetime import date
 
-from retail_assets.streaming.publisher import PublishReceipt
 from retail_assets.streaming.reader import read_receipt
-from retail_assets.streaming.receipts import ReceiptStore
+from retail_assets.streaming.receipts import PublishReceipt, ReceiptStore
 from retail_assets_tests.conftest import REPO_ROOT
 from retail_assets_tests.factories import ndjson_bytes, ndjson_lines
 
@@ -52,7 +51,7 @@ def test_publish_a_file_prints_the_receipt_and_writes_dead_letters(
     assert result.returncode == 0, result.stderr.decode()
     receipt = PublishReceipt.from_json(result.stdout)
     # Partition and video default to what the events say.
-    assert receipt.partition_key == "2026-11-28|store-001"
+    assert receipt.store_day.key == "2026-11-28|store-001"
     assert receipt.video_key == "store-001/cam-01/2026-11-28/090000.mp4"
     assert (receipt.messages_sent, receipt.dead_letters, receipt.run_id) == (250, 1, "cli-test")
     assert [m.payload for b in read_receipt(pulsar_client, receipt) for m in b] == lines
@@ -63,7 +62,7 @@ def test_publish_a_file_prints_the_receipt_and_writes_dead_letters(
         and letter["reason"].startswith("not JSON")
     )
     assert "1 line(s) rejected" in result.stderr.decode()
-    assert ReceiptStore(s3, "detections").get(receipt.partition_key, receipt.video_key) == receipt
+    assert ReceiptStore(s3, "detections").get(receipt.store_day, receipt.video_key) == receipt
 
 
 def test_publish_from_stdin_with_an_explicit_partition(stack, pulsar_client, unique_topic, tmp_path) -> None:

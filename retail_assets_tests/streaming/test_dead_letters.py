@@ -8,13 +8,14 @@ from datetime import date
 import pulsar
 import pytest
 
+from retail_assets.contracts.store_day import StoreDay
 from retail_assets.streaming.dead_letters import read_dead_letters
 from retail_assets.streaming.publish_video import publish_video
 from retail_assets.streaming.reader import read_receipt
 from retail_assets_tests.factories import detection_event, ndjson_bytes, ndjson_lines, video_key
 
 DAY = date(2026, 11, 28)
-PARTITION = "2026-11-28|store-001"
+PARTITION = StoreDay.parse("2026-11-28|store-001")
 VIDEO = video_key("store-001", "cam-01", DAY)
 
 
@@ -53,7 +54,7 @@ def test_each_kind_of_bad_line_is_dead_lettered_and_the_good_ones_are_published(
         s3,
         unique_topic,
         uri,
-        partition_key=PARTITION,
+        store_day=PARTITION,
         run_id="run-dl",
         video_key=VIDEO,
         receipts=receipt_store,
@@ -90,7 +91,7 @@ def test_a_clean_republish_clears_the_previous_dead_letters(
     uri = f"s3://detections/{key}"
     good = ndjson_lines("store-001", "cam-01", DAY, 5, video=VIDEO)
     s3.put_object(Bucket="detections", Key=key, Body=ndjson_bytes([*good, b"oops"]))
-    kwargs = {"partition_key": PARTITION, "run_id": "r", "video_key": VIDEO, "receipts": receipt_store}
+    kwargs = {"store_day": PARTITION, "run_id": "r", "video_key": VIDEO, "receipts": receipt_store}
     assert publish_video(pulsar_client, s3, unique_topic, uri, **kwargs).dead_letters == 1
     assert len(read_dead_letters(s3, "detections", PARTITION, VIDEO)) == 1
     s3.put_object(Bucket="detections", Key=key, Body=ndjson_bytes(good))

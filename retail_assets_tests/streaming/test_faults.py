@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 
+from retail_assets.contracts.store_day import StoreDay
 from retail_assets.errors import SetupError
 from retail_assets.lakehouse.bronze import BronzeWriteError, partition_filter, write_bronze_partition
 from retail_assets.objectstore import make_s3_client
@@ -30,7 +31,7 @@ from retail_assets.streaming.receipts import ReceiptStore
 from retail_assets_tests.factories import ndjson_bytes, ndjson_lines, video_key
 
 DAY = date(2026, 11, 28)
-PARTITION = "2026-11-28|store-001"
+PARTITION = StoreDay(DAY, "store-001")
 TOPIC = "persistent://retail/metadata/events"
 
 
@@ -110,9 +111,7 @@ def _bronze(faults: FaultStack, client, table_id: str, run_id: str, **kw):
         faults.catalog(),
         client,
         receipts,
-        store_id="store-001",
-        event_date=DAY,
-        partition_key=PARTITION,
+        store_day=PARTITION,
         run_id=run_id,
         identifier=table_id,
         **kw,
@@ -120,9 +119,7 @@ def _bronze(faults: FaultStack, client, table_id: str, run_id: str, **kw):
 
 
 def _assert_bronze_is_exact(faults: FaultStack, table_id: str, lines: list[bytes]) -> None:
-    rows = (
-        faults.catalog().load_table(table_id).scan(row_filter=partition_filter("store-001", DAY)).to_arrow()
-    )
+    rows = faults.catalog().load_table(table_id).scan(row_filter=partition_filter(PARTITION)).to_arrow()
     assert rows.num_rows == len(lines)
     assert pc.count_distinct(rows["event_id"]).as_py() == len(lines)
     assert sorted(rows["payload"].to_pylist()) == sorted(line.decode() for line in lines)
@@ -157,7 +154,7 @@ def test_broker_killed_mid_publish_then_next_run_is_exact(faults: FaultStack) ->
             s3,
             TOPIC,
             uri,
-            partition_key=PARTITION,
+            store_day=PARTITION,
             run_id="run-1",
             video_key=video,
             receipts=receipts,
@@ -176,7 +173,7 @@ def test_broker_killed_mid_publish_then_next_run_is_exact(faults: FaultStack) ->
             faults.s3(),
             TOPIC,
             uri,
-            partition_key=PARTITION,
+            store_day=PARTITION,
             run_id="run-2",
             video_key=video,
             receipts=receipts,
@@ -206,7 +203,7 @@ def test_object_store_killed_mid_publish_then_next_run_is_exact(faults: FaultSta
                 s3,
                 TOPIC,
                 uri,
-                partition_key=PARTITION,
+                store_day=PARTITION,
                 run_id="run-1",
                 video_key=video,
                 receipts=receipts,
@@ -222,7 +219,7 @@ def test_object_store_killed_mid_publish_then_next_run_is_exact(faults: FaultSta
             s3,
             TOPIC,
             uri,
-            partition_key=PARTITION,
+            store_day=PARTITION,
             run_id="run-2",
             video_key=video,
             receipts=receipts,
@@ -254,7 +251,7 @@ def test_broker_killed_mid_bronze_read_leaves_the_table_unchanged(faults: FaultS
             s3,
             TOPIC,
             uri,
-            partition_key=PARTITION,
+            store_day=PARTITION,
             run_id="run-1",
             video_key=video,
             receipts=receipts,
@@ -297,7 +294,7 @@ def test_object_store_killed_mid_bronze_write_fails_clearly(faults: FaultStack) 
             s3,
             TOPIC,
             uri,
-            partition_key=PARTITION,
+            store_day=PARTITION,
             run_id="run-1",
             video_key=video,
             receipts=receipts,

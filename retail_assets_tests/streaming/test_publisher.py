@@ -8,6 +8,7 @@ from datetime import date
 import pulsar
 from pulsar.schema import JsonSchema
 
+from retail_assets.contracts.store_day import StoreDay
 from retail_assets.streaming.dead_letters import LocalDeadLetterSink
 from retail_assets.streaming.publisher import (
     PROP_PARTITION,
@@ -23,7 +24,7 @@ from retail_assets_tests.factories import ndjson_lines, video_key
 from retail_assets_tests.streaming.helpers import read_whole_topic
 
 DAY = date(2026, 11, 28)
-PARTITION = "2026-11-28|store-001"
+PARTITION = StoreDay.parse("2026-11-28|store-001")
 
 
 def _publish(client, topic, lines, tmp_path, *, video=None, run_id="run-1", **kwargs) -> PublishReceipt:
@@ -33,7 +34,7 @@ def _publish(client, topic, lines, tmp_path, *, video=None, run_id="run-1", **kw
         topic,
         lines,
         source=f"s3://detections/{video}.ndjson",
-        partition_key=PARTITION,
+        store_day=PARTITION,
         run_id=run_id,
         video_key=video,
         dead_letters=LocalDeadLetterSink(tmp_path / f"dead-{run_id}.ndjson"),
@@ -71,7 +72,7 @@ def test_receipt_reads_back_exactly_its_lines_while_other_producers_interleave(
     assert first.partition_key() == "store-001/cam-01"
     assert first.event_timestamp() == 1795856400000  # ts 2026-11-28T09:00:00.000Z in ms
     assert first.properties() == {
-        PROP_PARTITION: PARTITION,
+        PROP_PARTITION: PARTITION.key,
         PROP_RUN_ID: "run-1",
         PROP_VIDEO_KEY: receipt.video_key,
         PROP_SOURCE: receipt.source,

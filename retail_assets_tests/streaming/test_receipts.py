@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from retail_assets.contracts.store_day import StoreDay
 from retail_assets.errors import InputError
-from retail_assets.streaming.publisher import PublishReceipt
+from retail_assets.streaming.receipts import PublishReceipt
 
 
 def _receipt(video: str, partition: str = "2026-11-28|store-001", sent: int = 3) -> PublishReceipt:
@@ -17,7 +18,7 @@ def _receipt(video: str, partition: str = "2026-11-28|store-001", sent: int = 3)
         first_message_id="08001000",
         last_message_id="08001002",
         source=f"s3://detections/{video}.ndjson",
-        partition_key=partition,
+        store_day=StoreDay.parse(partition),
         run_id="run-1",
         video_key=video,
         ndjson_etag='"abc"',
@@ -34,21 +35,21 @@ def test_put_get_list_replace_delete(s3) -> None:
     other_day = _receipt("store-001/cam-01/2026-11-29/090000.mp4", partition="2026-11-29|store-001")
     for receipt in (a, b, other_day):
         store.put(receipt)
-    assert store.get(a.partition_key, a.video_key) == a
-    assert store.list_partition("2026-11-28|store-001") == [a, b]
-    key = store.key_for(a.partition_key, a.video_key)
+    assert store.get(a.store_day, a.video_key) == a
+    assert store.list_partition(StoreDay.parse("2026-11-28|store-001")) == [a, b]
+    key = store.key_for(a.store_day, a.video_key)
     assert key == "_receipts-unit/2026-11-28/store-001/store-001/cam-01/2026-11-28/090000.mp4.json"
 
     replacement = _receipt(a.video_key, sent=9)
     store.put(replacement)  # a re-publish replaces the receipt
-    assert store.get(a.partition_key, a.video_key) == replacement
-    store.delete(b.partition_key, b.video_key)
-    assert store.list_partition("2026-11-28|store-001") == [replacement]
-    assert store.get(b.partition_key, b.video_key) is None
+    assert store.get(a.store_day, a.video_key) == replacement
+    store.delete(b.store_day, b.video_key)
+    assert store.list_partition(StoreDay.parse("2026-11-28|store-001")) == [replacement]
+    assert store.get(b.store_day, b.video_key) is None
 
 
 def test_bad_partition_key_is_named(s3) -> None:
     from retail_assets.streaming.receipts import ReceiptStore
 
     with pytest.raises(InputError, match="'store-001' must look like"):
-        ReceiptStore(s3, "detections").list_partition("store-001")
+        ReceiptStore(s3, "detections").list_partition(StoreDay.parse("store-001"))

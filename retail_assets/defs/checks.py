@@ -14,9 +14,10 @@ from typing import Any
 
 import dagster as dg
 
-from retail_assets.assets import KEY_PREFIX
 from retail_assets.contracts.events import validate_line
-from retail_assets.objectstore import split_s3_uri
+from retail_assets.defs.names import BRONZE_RAW, DETECTIONS, PULSAR_EVENTS
+from retail_assets.detections.ndjson_store import StoreDayDetections, VideoDetections
+from retail_assets.streaming.receipts import PublishReceipt
 
 NDJSON_SCHEMA_CHECK = "ndjson_lines_match_schema"
 VIDEOS_COVERED_CHECK = "every_requested_video_has_ndjson"
@@ -28,30 +29,25 @@ BRONZE_KEY_COLUMNS = ("event_id", "store_id", "camera_id", "event_ts", "event_da
 MAX_REPORTED = 20
 
 
-def _key(name: str) -> dg.AssetKey:
-    return dg.AssetKey([KEY_PREFIX, name])
-
-
-def check_ndjson_schema(client: Any, ndjson: Iterable[dict[str, Any]]) -> dg.AssetCheckResult:
+def check_ndjson_schema(client: Any, ndjson: Iterable[VideoDetections]) -> dg.AssetCheckResult:
     """Every line of the given NDJSON objects validates against the v1 schema."""
     lines = 0
     objects = 0
     problems: list[str] = []
     for entry in ndjson:
         objects += 1
-        bucket, key = split_s3_uri(entry["ndjson_uri"])
-        body = client.get_object(Bucket=bucket, Key=key)["Body"]
+        body = client.get_object(Bucket=entry.bucket, Key=entry.ndjson_key)["Body"]
         in_object = 0
         for line in body.iter_lines():
             in_object += 1
             for error in validate_line(line):
                 if len(problems) < MAX_REPORTED:
-                    problems.append(f"{entry['ndjson_uri']} line {in_object}: {error}")
+                    problems.append(f"{entry.ndjson_uri} line {in_object}: {error}")
         lines += in_object
-        if in_object != entry["lines"]:
-            problems.append(f"{entry['ndjson_uri']}: {in_object} lines, its metadata says {entry['lines']}")
+        if in_object != entry.lines:
+            problems.append(f"{entry.ndjson_uri}: {in_object} lines, its metadata says {entry.lines}")
     return dg.AssetCheckResult(
-        asset_key=_key("detections"),
+        asset_key=DETECTIONS,
         check_name=NDJSON_SCHEMA_CHECK,
         passed=not problems,
         metadata={
@@ -63,10 +59,10 @@ def check_ndjson_schema(client: Any, ndjson: Iterable[dict[str, Any]]) -> dg.Ass
     )
 
 
-def check_videos_covered(value: dict[str, Any]) -> dg.AssetCheckResult:
-    failures = value.get("failures", [])
+def check_videos_covered(value: StoreDayDetections) -> dg.AssetCheckResult:
+    failures = [{"video": f.uri, "error": f.error} for f in value.failures]
     return dg.AssetCheckResult(
-        asset_key=_key("detections"),
+        asset_key=DETECTIONS,
         check_name=VIDEOS_COVERED_CHECK,
         passed=not failures,
         severity=dg.AssetCheckSeverity.ERROR,
@@ -77,28 +73,31 @@ def check_videos_covered(value: dict[str, Any]) -> dg.AssetCheckResult:
     )
 
 
-def check_published(current: list[dict[str, Any]], receipts: dict[str, Any]) -> dg.AssetCheckResult:
+def check_published(
+    current: Iterable[VideoDetections], receipts: dict[str, PublishReceipt]
+) -> dg.AssetCheckResult:
     """For each current NDJSON object, the receipt's messages == its lines and none dead-lettered."""
+    current = list(current)
     mismatches = []
     for entry in current:
-        receipt = receipts.get(entry["video_key"])
+        receipt = receipts.get(entry.video.key)
         sent = receipt.messages_sent if receipt else 0
         dead = receipt.dead_letters if receipt else 0
-        if receipt is None or sent != entry["lines"] or dead:
+        if receipt is None or sent != entry.lines or dead:
             mismatches.append(
                 {
-                    "video": entry["video_key"],
-                    "ndjson_lines": entry["lines"],
+                    "video": entry.video.key,
+                    "ndjson_lines": entry.lines,
                     "published": sent,
                     "dead_letters": dead,
                 }
             )
     return dg.AssetCheckResult(
-        asset_key=_key("pulsar_events"),
+        asset_key=PULSAR_EVENTS,
         check_name=PUBLISHED_CHECK,
         passed=not mismatches,
         metadata={
-            "ndjson_lines": sum(e["lines"] for e in current),
+            "ndjson_lines": sum(e.lines for e in current),
             "messages": sum(r.messages_sent for r in receipts.values()),
             "mismatches": dg.MetadataValue.json(mismatches[:MAX_REPORTED]),
         },
@@ -107,7 +106,7 @@ def check_published(current: list[dict[str, Any]], receipts: dict[str, Any]) -> 
 
 def check_bronze_rows(rows: int, expected: int) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
-        asset_key=_key("bronze_raw"),
+        asset_key=BRONZE_RAW,
         check_name=BRONZE_ROWS_CHECK,
         passed=rows == expected,
         metadata={"bronze_rows": rows, "published_messages": expected},
@@ -117,7 +116,7 @@ def check_bronze_rows(rows: int, expected: int) -> dg.AssetCheckResult:
 def check_event_id_unique(event_ids: list[str]) -> dg.AssetCheckResult:
     duplicates = [eid for eid, n in Counter(event_ids).items() if n > 1]
     return dg.AssetCheckResult(
-        asset_key=_key("bronze_raw"),
+        asset_key=BRONZE_RAW,
         check_name=EVENT_ID_UNIQUE_CHECK,
         passed=not duplicates,
         metadata={
@@ -130,7 +129,7 @@ def check_event_id_unique(event_ids: list[str]) -> dg.AssetCheckResult:
 
 def check_keys_not_null(null_counts: dict[str, int]) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
-        asset_key=_key("bronze_raw"),
+        asset_key=BRONZE_RAW,
         check_name=KEYS_NOT_NULL_CHECK,
         passed=not any(null_counts.values()),
         metadata={"null_counts": dg.MetadataValue.json(null_counts)},

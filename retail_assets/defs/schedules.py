@@ -13,38 +13,38 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from retail_assets.assets import store_day_job
-from retail_assets.partitions import (
-    STORES_PARTITIONS_NAME,
-    start_date_from_env,
-    store_timezone_from_env,
-)
+from retail_assets.contracts.store_day import StoreDay
+from retail_assets.defs.jobs import store_day_job
+from retail_assets.defs.partitions import STORES_PARTITIONS_NAME
+from retail_assets.settings import Settings
 
 NIGHTLY_CRON = "30 2 * * *"  # 02:30 in the stores' timezone: after the day's last uploads
 
 
 def nightly_run_requests(stores: list[str], day: date) -> list[dg.RunRequest]:
+    store_days = [StoreDay(day, store) for store in sorted(stores)]
     return [
         dg.RunRequest(
-            run_key=f"nightly:{day.isoformat()}|{store}",
-            partition_key=f"{day.isoformat()}|{store}",
-            tags={"rva/store": store, "rva/trigger": "nightly"},
+            run_key=f"nightly:{store_day.key}",
+            partition_key=store_day.key,
+            tags={"rva/store": store_day.store_id, "rva/trigger": "nightly"},
         )
-        for store in sorted(stores)
+        for store_day in store_days
     ]
 
 
 @dg.schedule(
     job=store_day_job,
     cron_schedule=NIGHTLY_CRON,
-    execution_timezone=store_timezone_from_env(),
+    execution_timezone=Settings.from_env().store_timezone,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Re-runs each store's previous day (one run per store) so late uploads are picked up.",
 )
 def nightly_store_rerun(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest] | dg.SkipReason:
-    tz = ZoneInfo(store_timezone_from_env())
+    settings = Settings.from_env()
+    tz = ZoneInfo(settings.store_timezone)
     previous_day = context.scheduled_execution_time.astimezone(tz).date() - timedelta(days=1)
-    if previous_day < date.fromisoformat(start_date_from_env()):
+    if previous_day < settings.start_date:
         return dg.SkipReason(f"{previous_day} is before the partitions' start date (RVA_START_DATE)")
     stores = context.instance.get_dynamic_partitions(STORES_PARTITIONS_NAME)
     if not stores:

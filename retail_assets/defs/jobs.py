@@ -1,17 +1,11 @@
-"""The store-day asset graph: raw_videos -> detections -> pulsar_events -> bronze_raw.
-
-Every asset key lives under the `rva` prefix; groups follow the data's home: `videos` (S3),
-`events` (Pulsar), `lakehouse` (Iceberg).
-"""
+"""The store-day job and the backfill policy every asset of it shares."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from retail_assets.partitions import store_day_partitions
-
-KEY_PREFIX = "rva"
-DETECTIONS_OP = f"{KEY_PREFIX}__detections"
+from retail_assets.defs.names import KEY_PREFIX
+from retail_assets.defs.partitions import store_day_partitions
 
 # Each store-day is an independent unit of work (its own NDJSON objects, Pulsar receipts and
 # Iceberg partition overwrite), so a backfill runs one partition per run: a broken store-day

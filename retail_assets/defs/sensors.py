@@ -4,28 +4,30 @@ from __future__ import annotations
 
 import dagster as dg
 
-from retail_assets.assets import DETECTIONS_OP, store_day_job
-from retail_assets.assets.inventory import ScanCursor, scan_bucket
-from retail_assets.partitions import (
-    STORES_PARTITIONS_NAME,
-    day_in_range,
-    start_date_from_env,
-    store_timezone_from_env,
-    stores,
-)
-from retail_assets.resources import ObjectStoreResource
+from retail_assets.contracts.layout import VideoKey
+from retail_assets.defs.jobs import store_day_job
+from retail_assets.defs.names import DETECTIONS_OP
+from retail_assets.defs.partitions import STORES_PARTITIONS_NAME, day_in_range, stores
+from retail_assets.defs.resources import ObjectStoreResource
+from retail_assets.inventory.bucket_scan import ScanCursor, scan_bucket
+from retail_assets.settings import Settings
 
 MAX_OBJECTS_PER_TICK = 2000
 MAX_MALFORMED_LOGGED = 20
 
 
-def video_run_request(key: str, etag: str, partition_key: str, store_id: str) -> dg.RunRequest:
+def video_run_request(video: VideoKey, etag: str) -> dg.RunRequest:
     """The run for one video: its partition, inference restricted to that video, a stable run key."""
     return dg.RunRequest(
-        run_key=f"{key}@{etag}",
-        partition_key=partition_key,
-        run_config=dg.RunConfig(ops={DETECTIONS_OP: {"config": {"video_keys": [key]}}}),
-        tags={"rva/video_key": key, "rva/video_etag": etag, "rva/store": store_id, "rva/trigger": "sensor"},
+        run_key=f"{video.key}@{etag}",
+        partition_key=video.store_day.key,
+        run_config=dg.RunConfig(ops={DETECTIONS_OP: {"config": {"video_keys": [video.key]}}}),
+        tags={
+            "rva/video_key": video.key,
+            "rva/video_etag": etag,
+            "rva/store": video.store_id,
+            "rva/trigger": "sensor",
+        },
     )
 
 
@@ -43,13 +45,13 @@ def new_video_sensor(
     context: dg.SensorEvaluationContext, object_store: ObjectStoreResource
 ) -> dg.SensorResult:
     cursor = ScanCursor.from_json(context.cursor)
+    settings = Settings.from_env()
     known = set(context.instance.get_dynamic_partitions(STORES_PARTITIONS_NAME))
     scan = scan_bucket(
         object_store.client(),
         object_store.videos_bucket,
         cursor,
-        timezone=store_timezone_from_env(),
-        known_stores=known,
+        timezone=settings.store_timezone,
         max_objects=MAX_OBJECTS_PER_TICK,
     )
     # A date before RVA_START_DATE or after today has no partition yet: reported and skipped
@@ -58,7 +60,7 @@ def new_video_sensor(
     skipped = [(bad.key, bad.reason) for bad in scan.malformed] + [
         (
             v.video.key,
-            f"its date {v.video.day} is outside the partitions (RVA_START_DATE={start_date_from_env()} to today)",
+            f"its date {v.video.day} is outside the partitions (RVA_START_DATE={settings.start_date} to today)",
         )
         for v in scan.new_videos
         if not day_in_range(v.video.day)
@@ -75,9 +77,7 @@ def new_video_sensor(
         + ("; more remain for the next tick" if scan.truncated else "")
     )
     context.log.info(summary)
-    requests = [
-        video_run_request(v.video.key, v.etag, v.video.partition_key, v.video.store_id) for v in in_range
-    ]
+    requests = [video_run_request(v.video, v.etag) for v in in_range]
     return dg.SensorResult(
         run_requests=requests,
         skip_reason=None if requests else dg.SkipReason(f"nothing new: {summary}"),

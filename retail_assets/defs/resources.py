@@ -11,9 +11,11 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from retail_assets.lakehouse.bronze import bronze_table_identifier
 from retail_assets.lakehouse.catalog import open_catalog
-from retail_assets.objectstore import check_bucket, make_s3_client
-from retail_assets.streaming.connection import check_broker, open_client
+from retail_assets.objectstore import make_s3_client
+from retail_assets.settings import DEFAULT_CATALOG, DEFAULT_NAMESPACE, DEFAULT_SERVICE_URL, DEFAULT_TOPIC
+from retail_assets.streaming.connection import open_client
 
 
 class ObjectStoreResource(dg.ConfigurableResource):
@@ -29,33 +31,31 @@ class ObjectStoreResource(dg.ConfigurableResource):
     def client(self) -> Any:
         return make_s3_client(self.endpoint_url, self.region, self.access_key_id, self.secret_access_key)
 
-    def check(self) -> None:
-        client = self.client()
-        check_bucket(client, self.videos_bucket, "RVA_VIDEOS_BUCKET")
-        check_bucket(client, self.detections_bucket, "RVA_DETECTIONS_BUCKET")
-
 
 class PulsarResource(dg.ConfigurableResource):
     """Pulsar broker (Pulsar Lite locally, Apache Pulsar in production)."""
 
-    service_url: str = "pulsar://127.0.0.1:6650"
-    topic: str = "persistent://retail/metadata/events"
+    service_url: str = DEFAULT_SERVICE_URL
+    topic: str = DEFAULT_TOPIC
 
     def client(self) -> Any:
         return open_client(self.service_url)
-
-    def check(self) -> None:
-        check_broker(self.service_url, self.topic)
 
 
 class IcebergCatalogResource(dg.ConfigurableResource):
     """An Iceberg catalog configured by pyiceberg's own `PYICEBERG_CATALOG__<NAME>__*` settings."""
 
-    catalog_name: str = "lakehouse"
-    namespace: str = "rva"
+    catalog_name: str = DEFAULT_CATALOG
+    namespace: str = Field(
+        default=DEFAULT_NAMESPACE, description="namespace of the rva tables (RVA_NAMESPACE)"
+    )
 
     def catalog(self) -> Any:
         return open_catalog(self.catalog_name)
+
+    @property
+    def bronze_table(self) -> str:
+        return bronze_table_identifier(self.namespace)
 
 
 def resources_from_env() -> dict[str, dg.ConfigurableResource]:

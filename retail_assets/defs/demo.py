@@ -62,24 +62,26 @@ def run(args: argparse.Namespace) -> int:
 def _run_pipeline(args: argparse.Namespace, day: date) -> int:
     import dagster as dg
 
-    from retail_assets.assets import DETECTIONS_OP
-    from retail_assets.assets.bronze import bronze_raw
-    from retail_assets.assets.detections import detections
-    from retail_assets.assets.events import pulsar_events
-    from retail_assets.assets.videos import raw_videos
-    from retail_assets.contracts.layout import check_id
-    from retail_assets.lakehouse.bronze import BRONZE_TABLE, partition_filter
+    from retail_assets.contracts.ids import check_id
+    from retail_assets.contracts.store_day import StoreDay
+    from retail_assets.defs.assets import STORE_DAY_ASSETS
+    from retail_assets.defs.names import DETECTIONS_OP
+    from retail_assets.defs.partitions import STORES_PARTITIONS_NAME
+    from retail_assets.defs.resources import resources_from_env
+    from retail_assets.detections.ndjson_store import StoreDayDetections
+    from retail_assets.lakehouse.bronze import bronze_table_identifier, partition_filter
     from retail_assets.lakehouse.catalog import open_catalog
     from retail_assets.objectstore import make_s3_client
-    from retail_assets.partitions import STORES_PARTITIONS_NAME
-    from retail_assets.resources import resources_from_env
+    from retail_assets.settings import Settings
 
+    settings = Settings.from_env()
     store, camera = check_id(args.store, "--store"), check_id(args.camera, "--camera")
-    partition = f"{day.isoformat()}|{store}"
+    store_day = StoreDay(day, store)
+    partition = store_day.key
     key = f"{store}/{camera}/{day.isoformat()}/090000{args.video.suffix.lower() or '.avi'}"
     resources = resources_from_env()
-    s3 = make_s3_client(os.environ["AWS_ENDPOINT_URL_S3"], os.environ.get("AWS_REGION", "us-east-1"))
-    videos_bucket = os.environ.get("RVA_VIDEOS_BUCKET", "videos")
+    s3 = make_s3_client(settings.s3_endpoint_url, settings.s3_region)
+    videos_bucket = settings.videos_bucket
     started = time.perf_counter()
     s3.upload_file(str(args.video), videos_bucket, key)
     print(f"uploaded   {args.video} -> s3://{videos_bucket}/{key}")
@@ -96,9 +98,8 @@ def _run_pipeline(args: argparse.Namespace, day: date) -> int:
         run_config["loggers"] = {"console": {"config": {"log_level": "WARNING"}}}
     frames_note = f"first {args.max_frames} frames" if args.max_frames else "every frame"
     print(f"materializing partition {partition} ({frames_note} of each video) ...", flush=True)
-    assets = [raw_videos, detections, pulsar_events, bronze_raw]
     result = dg.materialize(
-        assets,
+        STORE_DAY_ASSETS,
         partition_key=partition,
         instance=instance,
         resources=resources,
@@ -109,19 +110,18 @@ def _run_pipeline(args: argparse.Namespace, day: date) -> int:
         print(f"run {result.run_id} failed; `make ui` shows its logs", file=sys.stderr)
         return 1
 
-    current = result.output_for_node(DETECTIONS_OP)["current"]
+    detected: StoreDayDetections = result.output_for_node(DETECTIONS_OP)
     ndjson_lines = frames = tracks = 0
-    for entry in current:
-        bucket, _, ndjson_key = entry["ndjson_uri"][len("s3://") :].partition("/")
-        head = s3.head_object(Bucket=bucket, Key=ndjson_key)["Metadata"]
+    for entry in detected.current:
+        head = s3.head_object(Bucket=entry.bucket, Key=entry.ndjson_key)["Metadata"]
         frames += int(head.get("frames-processed", 0))
         tracks += int(head.get("tracks", 0))
-        body = s3.get_object(Bucket=bucket, Key=ndjson_key)["Body"]
+        body = s3.get_object(Bucket=entry.bucket, Key=entry.ndjson_key)["Body"]
         ndjson_lines += sum(1 for _ in body.iter_lines())
-    meta = {name: _metadata(result, name) for name in ASSET_NAMES}
-    table = open_catalog(os.environ.get("RVA_CATALOG", "lakehouse")).load_table(BRONZE_TABLE)
+    meta = {asset.key.path[-1]: _metadata(result, asset.key) for asset in STORE_DAY_ASSETS}
+    table = open_catalog(settings.catalog_name).load_table(bronze_table_identifier(settings.namespace))
     bronze_rows = (
-        table.scan(row_filter=partition_filter(store, day), selected_fields=("event_id",)).to_arrow().num_rows
+        table.scan(row_filter=partition_filter(store_day), selected_fields=("event_id",)).to_arrow().num_rows
     )
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     det = meta["detections"]
@@ -135,8 +135,8 @@ def _run_pipeline(args: argparse.Namespace, day: date) -> int:
     print(f"tracks             {tracks} distinct tracks")
     if det["videos_inferred"]:
         print(f"speed              {det['achieved_fps']} frames/s with {det['model']}")
-    for entry in current:
-        print(f"ndjson             {entry['ndjson_uri']}")
+    for entry in detected.current:
+        print(f"ndjson             {entry.ndjson_uri}")
     print(f"messages           {meta['pulsar_events']['messages']} on {meta['pulsar_events']['topic']} "
           f"({meta['pulsar_events']['messages_published_this_run']} published by this run)")  # fmt: skip
     print(f"bronze rows        {bronze_rows} in {meta['bronze_raw']['table']}")
@@ -154,13 +154,8 @@ def _run_pipeline(args: argparse.Namespace, day: date) -> int:
     return 0
 
 
-ASSET_NAMES = ("raw_videos", "detections", "pulsar_events", "bronze_raw")
-
-
-def _metadata(result: Any, name: str) -> dict[str, Any]:
-    import dagster as dg
-
+def _metadata(result: Any, asset_key: Any) -> dict[str, Any]:
     for event in result.get_asset_materialization_events():
-        if event.asset_key == dg.AssetKey(["rva", name]):
+        if event.asset_key == asset_key:
             return {k: v.value for k, v in event.materialization.metadata.items()}
     return {}

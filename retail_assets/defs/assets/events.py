@@ -5,13 +5,14 @@ from typing import Any
 import dagster as dg
 from botocore.exceptions import ClientError
 
-from retail_assets.assets import KEY_PREFIX, PER_PARTITION_BACKFILL
-from retail_assets.checks import PUBLISHED_CHECK, check_published
-from retail_assets.partitions import parse_partition_key, store_day_partitions
-from retail_assets.resources import ObjectStoreResource, PulsarResource
-from retail_assets.streaming.publish_video import publish_video
-from retail_assets.streaming.publisher import PublishReceipt
-from retail_assets.streaming.receipts import ReceiptStore
+from retail_assets.defs.checks import PUBLISHED_CHECK, check_published
+from retail_assets.defs.jobs import PER_PARTITION_BACKFILL
+from retail_assets.defs.names import KEY_PREFIX, PULSAR_EVENTS
+from retail_assets.defs.partitions import store_day_partitions
+from retail_assets.defs.resources import ObjectStoreResource, PulsarResource
+from retail_assets.detections.ndjson_store import StoreDayDetections
+from retail_assets.streaming.publish_video import PublishedStoreDay, publish_video
+from retail_assets.streaming.receipts import PublishReceipt, ReceiptStore
 
 
 def video_exists(client: Any, bucket: str, key: str) -> bool:
@@ -24,7 +25,7 @@ def video_exists(client: Any, bucket: str, key: str) -> bool:
     return True
 
 
-def receipts_table(receipts: list[PublishReceipt]) -> str:
+def receipts_table(receipts: tuple[PublishReceipt, ...]) -> str:
     rows = [
         "| video | messages | dead letters | first message id | last message id | producer |",
         "|---|---:|---:|---|---|---|",
@@ -47,7 +48,7 @@ def receipts_table(receipts: list[PublishReceipt]) -> str:
     check_specs=[
         dg.AssetCheckSpec(
             PUBLISHED_CHECK,
-            asset=[KEY_PREFIX, "pulsar_events"],
+            asset=PULSAR_EVENTS,
             blocking=True,
             description="for every current NDJSON object: messages published == its lines, no dead letters",
         )
@@ -64,36 +65,35 @@ def pulsar_events(
     context: dg.AssetExecutionContext,
     object_store: ObjectStoreResource,
     pulsar: PulsarResource,
-    detections: dict[str, Any],
+    detections: StoreDayDetections,
 ):
-    day = parse_partition_key(context.partition_key)
+    store_day = detections.store_day
     s3 = object_store.client()
     store = ReceiptStore(s3, object_store.detections_bucket)
-    current = detections["current"]
     receipts: dict[str, PublishReceipt] = {}
     published_now: list[PublishReceipt] = []
     client = pulsar.client()
     try:
-        for entry in current:
-            existing = store.get(day.key, entry["video_key"])
-            if existing is not None and existing.ndjson_etag == entry["ndjson_etag"]:
-                receipts[entry["video_key"]] = existing
+        for entry in detections.current:
+            existing = store.get(store_day, entry.video.key)
+            if existing is not None and existing.ndjson_etag == entry.ndjson_etag:
+                receipts[entry.video.key] = existing
                 continue
             receipt = publish_video(
                 client,
                 s3,
                 pulsar.topic,
-                entry["ndjson_uri"],
-                partition_key=day.key,
+                entry.ndjson_uri,
+                store_day=store_day,
                 run_id=context.run_id,
-                video_key=entry["video_key"],
+                video_key=entry.video.key,
                 receipts=store,
-                ndjson_etag=entry["ndjson_etag"],
+                ndjson_etag=entry.ndjson_etag,
             )
-            receipts[entry["video_key"]] = receipt
+            receipts[entry.video.key] = receipt
             published_now.append(receipt)
             context.log.info(
-                f"published {receipt.messages_sent} messages from {entry['ndjson_uri']} "
+                f"published {receipt.messages_sent} messages from {entry.ndjson_uri} "
                 f"({receipt.first_message_id}..{receipt.last_message_id}), {receipt.dead_letters} dead letters"
             )
     finally:
@@ -101,32 +101,31 @@ def pulsar_events(
 
     # Receipts of videos deleted from the bucket go, so the partition's bronze follows the bucket.
     dropped = []
-    for receipt in store.list_partition(day.key):
+    for receipt in store.list_partition(store_day):
         if receipt.video_key in receipts:
             continue
         if not video_exists(s3, object_store.videos_bucket, receipt.video_key):
-            store.delete(day.key, receipt.video_key)
+            store.delete(store_day, receipt.video_key)
             dropped.append(receipt.video_key)
             context.log.info(
                 f"dropped the receipt of {receipt.video_key}: the video is no longer in the bucket"
             )
 
-    all_receipts = sorted(receipts.values(), key=lambda r: r.video_key)
-    messages = sum(r.messages_sent for r in all_receipts)
+    value = PublishedStoreDay(store_day, tuple(sorted(receipts.values(), key=lambda r: r.video_key)))
     yield dg.Output(
-        {"partition": day.key, "receipts": [r.to_json() for r in all_receipts]},
+        value,
         metadata={
-            "dagster/row_count": messages,
-            "messages": messages,
+            "dagster/row_count": value.messages,
+            "messages": value.messages,
             "messages_published_this_run": sum(r.messages_sent for r in published_now),
             "objects_published_this_run": len(published_now),
-            "objects_already_published": len(all_receipts) - len(published_now),
-            "dead_letters": sum(r.dead_letters for r in all_receipts),
+            "objects_already_published": len(value.receipts) - len(published_now),
+            "dead_letters": sum(r.dead_letters for r in value.receipts),
             "receipts_dropped": len(dropped),
             "topic": pulsar.topic,
             "message_ranges": dg.MetadataValue.md(
-                receipts_table(all_receipts) if all_receipts else "nothing"
+                receipts_table(value.receipts) if value.receipts else "nothing"
             ),
         },
     )
-    yield check_published(current, receipts)
+    yield check_published(detections.current, receipts)

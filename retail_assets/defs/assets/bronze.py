@@ -1,13 +1,12 @@
 """`bronze_raw`: the store-day's Iceberg partition, rebuilt from exactly what Pulsar carried."""
 
-from datetime import date
 from typing import Any
 
 import dagster as dg
 import pyarrow.compute as pc
 
-from retail_assets.assets import KEY_PREFIX, PER_PARTITION_BACKFILL
-from retail_assets.checks import (
+from retail_assets.contracts.store_day import StoreDay
+from retail_assets.defs.checks import (
     BRONZE_KEY_COLUMNS,
     BRONZE_ROWS_CHECK,
     EVENT_ID_UNIQUE_CHECK,
@@ -16,23 +15,22 @@ from retail_assets.checks import (
     check_event_id_unique,
     check_keys_not_null,
 )
-from retail_assets.lakehouse.bronze import BRONZE_TABLE, partition_filter, write_bronze_partition
-from retail_assets.partitions import parse_partition_key, store_day_partitions
-from retail_assets.resources import IcebergCatalogResource, ObjectStoreResource, PulsarResource
+from retail_assets.defs.jobs import PER_PARTITION_BACKFILL
+from retail_assets.defs.names import BRONZE_RAW, KEY_PREFIX, PULSAR_EVENTS
+from retail_assets.defs.partitions import partition_store_day, store_day_partitions
+from retail_assets.defs.resources import IcebergCatalogResource, ObjectStoreResource, PulsarResource
+from retail_assets.lakehouse.bronze import partition_filter, write_bronze_partition
 from retail_assets.streaming.receipts import ReceiptStore
 
 
-def read_partition_keys(catalog: Any, store_id: str, event_date: date) -> Any:
+def read_partition_keys(catalog: Any, identifier: str, store_day: StoreDay) -> Any:
     """The key columns of one store-day of the bronze table (an Arrow table)."""
-    table = catalog.load_table(BRONZE_TABLE)
-    return table.scan(
-        row_filter=partition_filter(store_id, event_date),
-        selected_fields=BRONZE_KEY_COLUMNS,
-    ).to_arrow()
+    table = catalog.load_table(identifier)
+    return table.scan(row_filter=partition_filter(store_day), selected_fields=BRONZE_KEY_COLUMNS).to_arrow()
 
 
 def _spec(name: str, description: str) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(name, asset=[KEY_PREFIX, "bronze_raw"], blocking=True, description=description)
+    return dg.AssetCheckSpec(name, asset=BRONZE_RAW, blocking=True, description=description)
 
 
 @dg.asset(
@@ -41,7 +39,7 @@ def _spec(name: str, description: str) -> dg.AssetCheckSpec:
     partitions_def=store_day_partitions,
     backfill_policy=PER_PARTITION_BACKFILL,
     pool="bronze",
-    deps=[dg.AssetKey([KEY_PREFIX, "pulsar_events"])],
+    deps=[PULSAR_EVENTS],
     kinds={"iceberg", "pulsar"},
     check_specs=[
         _spec(BRONZE_ROWS_CHECK, "rows of the store-day == messages in its publish receipts"),
@@ -49,11 +47,11 @@ def _spec(name: str, description: str) -> dg.AssetCheckSpec:
         _spec(KEYS_NOT_NULL_CHECK, "event_id, store, camera, times and Pulsar message id are never null"),
     ],
     description=(
-        "Iceberg table lakehouse.rva.bronze_raw, partitioned by store_id and event_date. Each run "
-        "reads the partition's publish receipts, reads exactly those messages back from Pulsar and "
-        "replaces the store-day's partition in one commit (dynamic partition overwrite), so "
-        "re-runs never duplicate rows. Commits run in the `bronze` pool; a commit that loses a race "
-        "with another run is retried on the new table state."
+        "Iceberg table lakehouse.rva.bronze_raw (namespace from RVA_NAMESPACE), partitioned by "
+        "store_id and event_date. Each run reads the partition's publish receipts, reads exactly "
+        "those messages back from Pulsar and replaces the store-day's partition in one commit "
+        "(dynamic partition overwrite), so re-runs never duplicate rows. Commits run in the `bronze` "
+        "pool; a commit that loses a race with another run is retried on the new table state."
     ),
 )
 def bronze_raw(
@@ -62,10 +60,10 @@ def bronze_raw(
     pulsar: PulsarResource,
     lakehouse: IcebergCatalogResource,
 ):
-    day = parse_partition_key(context.partition_key)
+    store_day = partition_store_day(context)
     # Read the receipts now (not from the upstream step's output): with overlapping runs of one
     # store-day, the latest stored receipts are the most complete.
-    receipts = ReceiptStore(object_store.client(), object_store.detections_bucket).list_partition(day.key)
+    receipts = ReceiptStore(object_store.client(), object_store.detections_bucket).list_partition(store_day)
     catalog = lakehouse.catalog()
     client = pulsar.client()
     try:
@@ -73,14 +71,13 @@ def bronze_raw(
             catalog,
             client,
             receipts,
-            store_id=day.store_id,
-            event_date=day.day,
-            partition_key=day.key,
+            store_day=store_day,
             run_id=context.run_id,
+            identifier=lakehouse.bronze_table,
         )
     finally:
         client.close()
-    keys = read_partition_keys(catalog, day.store_id, day.day)
+    keys = read_partition_keys(catalog, lakehouse.bronze_table, store_day)
     expected = sum(r.messages_sent for r in receipts)
     null_counts = {name: keys.column(name).null_count for name in BRONZE_KEY_COLUMNS}
     event_ids = keys.column("event_id").to_pylist()

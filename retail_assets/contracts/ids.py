@@ -1,0 +1,21 @@
+"""Store and camera ids: `[A-Za-z0-9_-]{1,64}`, the same rule in keys, partitions and events."""
+
+from __future__ import annotations
+
+import re
+
+from retail_assets.errors import InputError
+
+ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"
+_ID = re.compile(rf"^{ID_PATTERN}$")
+
+
+def is_id(value: str) -> bool:
+    return bool(_ID.match(value))
+
+
+def check_id(value: str, what: str) -> str:
+    """`value` unchanged, or InputError naming `what` and the rule it breaks."""
+    if not is_id(value):
+        raise InputError(f"{what} {value!r} must match {ID_PATTERN}")
+    return value

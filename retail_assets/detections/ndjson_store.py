@@ -1,0 +1,162 @@
+"""One video's NDJSON object in the detections bucket: whether it is current, and making it.
+
+An object is current (invariant 3: never re-inferred) while its S3 metadata names the video's
+etag and the pipeline's settings fingerprint (which includes the weights' sha256). Inference
+downloads the video, runs the vision pipeline into a local file and uploads the NDJSON with that
+metadata, plus the annotated preview frame beside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from retail_assets.contracts.layout import VideoKey, preview_key
+from retail_assets.contracts.store_day import StoreDay
+from retail_assets.inventory.listing import strip_etag
+from retail_assets.inventory.manifest import VideoManifestEntry
+from retail_assets.vision.pipeline import PipelineStats, VideoContext, VideoPipeline
+
+# S3 user metadata of an NDJSON object (boto3 sends them as x-amz-meta-<name>).
+META_VIDEO_ETAG = "video-etag"
+META_CONFIG = "config-fingerprint"
+META_LINES = "lines"
+
+
+@dataclass(frozen=True)
+class VideoDetections:
+    """A current NDJSON object: where it is, what it was made from, how many lines it holds."""
+
+    video: VideoKey
+    video_etag: str
+    bucket: str
+    ndjson_key: str
+    ndjson_etag: str
+    lines: int
+    model: str
+    config_fingerprint: str
+    inferred_in_run: bool
+
+    @property
+    def ndjson_uri(self) -> str:
+        return f"s3://{self.bucket}/{self.ndjson_key}"
+
+
+@dataclass(frozen=True)
+class VideoFailure:
+    uri: str
+    error: str
+
+
+@dataclass(frozen=True)
+class StoreDayDetections:
+    """What the detections step leaves for the publisher: the current objects of a store-day."""
+
+    store_day: StoreDay
+    current: tuple[VideoDetections, ...]
+    pending: tuple[str, ...]  # video keys not asked for in this run and not current yet
+    failures: tuple[VideoFailure, ...]
+
+    @property
+    def lines(self) -> int:
+        return sum(d.lines for d in self.current)
+
+
+def current_detections(
+    client: Any, bucket: str, entry: VideoManifestEntry, pipeline: VideoPipeline
+) -> VideoDetections | None:
+    """The video's NDJSON object if it is current for these settings, else None."""
+    key = entry.video.detections_key(pipeline.model_fingerprint)
+    try:
+        head = client.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+            return None
+        raise
+    metadata = head.get("Metadata", {})
+    if (
+        metadata.get(META_VIDEO_ETAG) != entry.etag
+        or metadata.get(META_CONFIG) != pipeline.config_fingerprint
+    ):
+        return None
+    return _detections(entry, pipeline, bucket, key, head, int(metadata.get(META_LINES, "0")), inferred=False)
+
+
+def infer_video(
+    client: Any, pipeline: VideoPipeline, entry: VideoManifestEntry, bucket: str, workdir: Path
+) -> tuple[VideoDetections, PipelineStats]:
+    """Download one video, run the pipeline, upload its NDJSON (and preview) with provenance metadata."""
+    video = entry.video
+    key = video.detections_key(pipeline.model_fingerprint)
+    local_video = workdir / video.name
+    out = workdir / f"{video.name}.ndjson"
+    client.download_file(entry.bucket, video.key, str(local_video))
+    try:
+        stats = pipeline.process(
+            local_video,
+            VideoContext(
+                store_id=video.store_id,
+                camera_id=video.camera_id,
+                start_time=video.start_time,
+                video_uri=entry.uri,
+                video_etag=entry.etag,
+            ),
+            out,
+        )
+        metadata = {
+            META_VIDEO_ETAG: entry.etag,
+            "video-key": video.key,
+            META_CONFIG: pipeline.config_fingerprint,
+            "model": pipeline.model_fingerprint,
+            META_LINES: str(stats.detections),
+            "frames-processed": str(stats.frames_processed),
+            "tracks": str(stats.tracks),
+        }
+        client.upload_file(
+            str(out), bucket, key, ExtraArgs={"Metadata": metadata, "ContentType": "application/x-ndjson"}
+        )
+        if stats.preview_jpeg:
+            client.put_object(
+                Bucket=bucket, Key=preview_key(key), Body=stats.preview_jpeg, ContentType="image/jpeg"
+            )
+    finally:
+        local_video.unlink(missing_ok=True)
+        out.unlink(missing_ok=True)
+    head = client.head_object(Bucket=bucket, Key=key)
+    return _detections(entry, pipeline, bucket, key, head, stats.detections, inferred=True), stats
+
+
+def stored_preview(client: Any, detections: VideoDetections) -> bytes | None:
+    """The preview JPEG saved beside an NDJSON object, if there is one."""
+    try:
+        return client.get_object(Bucket=detections.bucket, Key=preview_key(detections.ndjson_key))[
+            "Body"
+        ].read()
+    except ClientError:
+        return None
+
+
+def _detections(
+    entry: VideoManifestEntry,
+    pipeline: VideoPipeline,
+    bucket: str,
+    key: str,
+    head: dict[str, Any],
+    lines: int,
+    *,
+    inferred: bool,
+) -> VideoDetections:
+    return VideoDetections(
+        video=entry.video,
+        video_etag=entry.etag,
+        bucket=bucket,
+        ndjson_key=key,
+        ndjson_etag=strip_etag(head["ETag"]),
+        lines=lines,
+        model=pipeline.model_fingerprint,
+        config_fingerprint=pipeline.config_fingerprint,
+        inferred_in_run=inferred,
+    )

@@ -1,0 +1,94 @@
+"""The manifest of a store-day's videos: one entry per video, what the detections step needs.
+
+An entry is built from a HEAD of the object (etag, size, `start-time` metadata) and a probe of
+the video's header through a presigned URL (OpenCV reads only the first bytes it needs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import cv2
+
+from retail_assets.contracts.layout import VideoKey, parse_start_time
+from retail_assets.errors import InputError
+from retail_assets.inventory.listing import strip_etag
+
+PRESIGN_SECONDS = 900
+START_TIME_METADATA = "start-time"
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    """What OpenCV reads from a video's header without decoding it."""
+
+    readable: bool
+    fps: float | None = None
+    frames: int | None = None
+    duration_s: float | None = None
+    width: int | None = None
+    height: int | None = None
+    error: str | None = None
+
+
+def probe_video(source: str, what: str) -> VideoProbe:
+    """Open `source` (a local path or an http(s) URL, e.g. a presigned S3 URL) and read its header.
+
+    `what` names the video in the error (never the URL: a presigned URL carries a signature).
+    """
+    capture = cv2.VideoCapture(source, cv2.CAP_FFMPEG)
+    try:
+        if not capture.isOpened():
+            return VideoProbe(False, error=f"{what}: OpenCV/FFmpeg cannot open it as a video")
+        fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
+        height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+        ok, _ = capture.read()
+        if not ok or width <= 0 or height <= 0:
+            return VideoProbe(False, error=f"{what}: no decodable frame")
+        duration = round(frames / fps, 3) if fps > 0 and frames > 0 else None
+        return VideoProbe(True, fps or None, frames or None, duration, width, height)
+    finally:
+        capture.release()
+
+
+@dataclass(frozen=True)
+class VideoManifestEntry:
+    """One video of the manifest. `video.start_time` already honours a `start-time` override."""
+
+    video: VideoKey
+    bucket: str
+    etag: str
+    size: int
+    probe: VideoProbe
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.video.key}"
+
+    @property
+    def readable(self) -> bool:
+        return self.probe.readable
+
+    @property
+    def error(self) -> str | None:
+        return self.probe.error
+
+
+def describe_video(client: Any, bucket: str, video: VideoKey, timezone: str) -> VideoManifestEntry:
+    """The manifest entry of one listed video: HEAD for etag, size and start-time, then a probe."""
+    head = client.head_object(Bucket=bucket, Key=video.key)
+    etag, size = strip_etag(head["ETag"]), int(head["ContentLength"])
+    override = head.get("Metadata", {}).get(START_TIME_METADATA)
+    if override:
+        try:
+            start = parse_start_time(override, timezone, f"start-time metadata of {video.key!r}")
+        except InputError as exc:
+            return VideoManifestEntry(video, bucket, etag, size, VideoProbe(False, error=str(exc)))
+        video = replace(video, start_time=start)
+    url = client.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": video.key}, ExpiresIn=PRESIGN_SECONDS
+    )
+    return VideoManifestEntry(video, bucket, etag, size, probe_video(url, f"s3://{bucket}/{video.key}"))
