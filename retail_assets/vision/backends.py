@@ -65,7 +65,7 @@ def build_embedder(config: PipelineConfig) -> AppearanceEmbedder | None:
     if config.tracker != "deepsort":
         return None  # only DeepSort uses appearance
     if config.embedder == "openvino" and config.device == "cpu":
-        from retail_assets.vision.fast_embedder import OpenVinoMobileNetEmbedder
+        from retail_assets.vision.openvino_embedder import OpenVinoMobileNetEmbedder
 
         return OpenVinoMobileNetEmbedder(crop_size=config.embed_size)
     return MobileNetEmbedder(device=config.device)
