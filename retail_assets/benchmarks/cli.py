@@ -48,6 +48,8 @@ def _size(value: str) -> tuple[int, int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from retail_assets.vision.trackers import TRACKING_CHOICES
+
     parser.add_argument("--video", required=True, help="video file to run every pipeline on")
     parser.add_argument("--gt", help="MOTChallenge gt.txt of the video: adds MOTA and IDF1 per pipeline")
     parser.add_argument(
@@ -69,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # Levers: change one setting of the project's pipelines and measure it against the same baselines.
     parser.add_argument(
         "--tracker",
-        choices=["deepsort", "bytetrack", "botsort"],
+        choices=TRACKING_CHOICES,
         help="tracker of the reference and default pipelines (default: the project's default)",
     )
     parser.add_argument(

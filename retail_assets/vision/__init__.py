@@ -5,6 +5,8 @@ Modules, in the order a frame flows through them:
 `detector` (YOLO behind a small interface) -> `embedder` (appearance features) ->
 `tracker` (DeepSort) -> `events` (NDJSON v1 lines, written atomically). `pipeline` wires
 them for one video; `evaluation` scores the result against MOTChallenge ground truth.
+`config` holds the settings and their fingerprint; `backends` and `trackers` pick the
+implementations (`openvino_detector`, `openvino_embedder`, `ultralytics_trackers`) they name.
 """
 
 import os

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from retail_assets.vision.pipeline import PipelineConfig
+from retail_assets.vision.config import RUNTIMES, PipelineConfig
+from retail_assets.vision.trackers import NO_TRACKER, TRACKING_CHOICES
 
 
 def positive_int(value: str) -> int:
@@ -58,13 +59,13 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--tracker",
-        choices=["deepsort", "bytetrack", "botsort"],
+        choices=TRACKING_CHOICES,
         default=defaults.tracker,
         help="tracker when --track 1: deepsort (default; appearance + motion), or ultralytics' bytetrack / botsort (motion only, no embedding cost)",
     )
     parser.add_argument(
         "--runtime",
-        choices=["openvino", "pytorch"],
+        choices=RUNTIMES,
         default=defaults.runtime,
         help="detector runtime for .pt weights on a CPU: openvino (default; cached export, about 3x faster) or pytorch",
     )
@@ -79,6 +80,6 @@ def model_settings(args: argparse.Namespace, tracking: bool) -> dict[str, object
         "nms_iou": args.nms_iou,
         "imgsz": args.imgsz,
         "device": args.device,
-        "tracker": args.tracker if tracking else "none",
+        "tracker": args.tracker if tracking else NO_TRACKER,
         "runtime": args.runtime,
     }

@@ -50,6 +50,30 @@ class Detection:
 DEFAULT_CONTAINED = 0.9
 
 
+@dataclass(frozen=True)
+class DetectorSettings:
+    """What decides which boxes a detector returns, whatever runs the network.
+
+    One value for both runtimes, so the OpenVINO and ultralytics detectors cannot be handed
+    different rules for the same pipeline settings.
+    """
+
+    conf: float  # minimum score of an upright person (of any kept class, for other models)
+    fallen_conf: float  # minimum score of the default model's `Fall` class
+    imgsz: int = 640
+    keep_labels: tuple[str, ...] = ("person",)  # classes kept for general models (COCO etc.)
+    nms_iou: float = 0.5  # boxes of different classes overlapping this much are one person
+    contained: float = DEFAULT_CONTAINED
+    # Only ultralytics reads it: the OpenVINO detector is chosen for CPU runs and runs on the CPU.
+    device: str = "cpu"
+
+    def class_map(self, names: dict[int, str]) -> ClassMap:
+        return ClassMap.for_model(names, self.conf, self.fallen_conf, self.keep_labels)
+
+    def suppress_duplicates(self, detections: list[Detection]) -> list[Detection]:
+        return suppress_overlaps(detections, self.nms_iou, self.contained)
+
+
 class Detector(Protocol):
     """The detection backend the pipeline calls once per processed frame."""
 
@@ -130,30 +154,17 @@ class ClassMap:
 class UltralyticsDetector:
     """YOLO through ultralytics; loads the model once and reuses it for every frame."""
 
-    def __init__(
-        self,
-        model: ResolvedModel,
-        conf: float,
-        fallen_conf: float,
-        imgsz: int = 640,
-        device: str = "cpu",
-        keep_labels: tuple[str, ...] = ("person",),
-        nms_iou: float = 0.5,
-        contained: float = DEFAULT_CONTAINED,
-    ) -> None:
+    def __init__(self, model: ResolvedModel, settings: DetectorSettings) -> None:
         from ultralytics import YOLO
 
         self.model = model
-        self.nms_iou = nms_iou
-        self.contained = contained
-        self.imgsz = imgsz
-        self.device = device
+        self.settings = settings
         try:
             self._yolo = YOLO(model.load_target, task="detect")
         except Exception as exc:  # ultralytics raises many types for unreadable weights
             raise SetupError(f"model {model.spec!r}: ultralytics could not load it: {exc}") from exc
         names = {int(k): str(v) for k, v in dict(self._yolo.names).items()}
-        self.class_map = ClassMap.for_model(names, conf, fallen_conf, keep_labels)
+        self.class_map = settings.class_map(names)
 
     @property
     def fingerprint(self) -> str:
@@ -163,8 +174,8 @@ class UltralyticsDetector:
         result = self._yolo.predict(
             image,
             conf=self.class_map.lowest_threshold,
-            imgsz=self.imgsz,
-            device=self.device,
+            imgsz=self.settings.imgsz,
+            device=self.settings.device,
             classes=sorted(self.class_map.rules),
             verbose=False,
         )[0]
@@ -172,9 +183,7 @@ class UltralyticsDetector:
         xyxy = boxes.xyxy.cpu().numpy().astype(np.float64)
         scores = boxes.conf.cpu().numpy().astype(np.float64)
         class_ids = boxes.cls.cpu().numpy().astype(int)
-        return suppress_overlaps(
-            self.class_map.detections(xyxy, scores, class_ids), self.nms_iou, self.contained
-        )
+        return self.settings.suppress_duplicates(self.class_map.detections(xyxy, scores, class_ids))
 
 
 def suppress_overlaps(

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from retail_assets.errors import SetupError
-from retail_assets.vision.detector import DEFAULT_CONTAINED, ClassMap, Detection, suppress_overlaps
+from retail_assets.vision.detector import Detection, DetectorSettings
 from retail_assets.vision.exported_models import exported_model
 from retail_assets.vision.models import ResolvedModel
 
@@ -121,12 +121,7 @@ class OpenVinoDetector:
     def __init__(
         self,
         model: ResolvedModel,
-        conf: float,
-        fallen_conf: float,
-        imgsz: int = 640,
-        keep_labels: tuple[str, ...] = ("person",),
-        nms_iou: float = 0.5,
-        contained: float = DEFAULT_CONTAINED,
+        settings: DetectorSettings,
         precision: str = "auto",
         threads: int | None = None,
         cache: Path | None = None,
@@ -136,13 +131,9 @@ class OpenVinoDetector:
         if precision not in PRECISIONS:
             raise SetupError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         self.model = model
-        self.imgsz = imgsz
-        self.nms_iou = nms_iou
-        self.contained = contained
-        self.export = exported_model(model, imgsz, "openvino", cache)
-        self.class_map = ClassMap.for_model(
-            read_class_names(self.export.metadata), conf, fallen_conf, keep_labels
-        )
+        self.settings = settings
+        self.export = exported_model(model, settings.imgsz, "openvino", cache)
+        self.class_map = settings.class_map(read_class_names(self.export.metadata))
         self._kept_classes = np.array(sorted(self.class_map.rules), dtype=np.int64)
         self._core = ov.Core()
         self._network = self._core.read_model(self.export.xml)
@@ -172,7 +163,7 @@ class OpenVinoDetector:
 
     def raw_outputs(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:
         height, width = image.shape[:2]
-        letterbox = Letterbox.for_frame(height, width, self.imgsz)
+        letterbox = Letterbox.for_frame(height, width, self.settings.imgsz)
         request = self._request(letterbox)
         # Write straight into the request's input tensor (its shape is fixed at compile time) and
         # run. Cheaper than `infer({0: blob})`, and it avoids OpenVINO's input dispatcher, seen
@@ -202,6 +193,4 @@ class OpenVinoDetector:
 
     def _detections(self, boxes: np.ndarray, scores: np.ndarray, class_ids: Sequence[int]) -> list[Detection]:
         # The same class rules and duplicate suppression as UltralyticsDetector (one box per person).
-        return suppress_overlaps(
-            self.class_map.detections(boxes, scores, class_ids), self.nms_iou, self.contained
-        )
+        return self.settings.suppress_duplicates(self.class_map.detections(boxes, scores, class_ids))

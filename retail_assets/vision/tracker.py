@@ -44,11 +44,21 @@ class TrackedDetection:
 
 
 class Tracker(Protocol):
-    name: str
+    """Everything the pipeline asks of a tracker; one is started per video and fed each processed frame."""
+
+    name: str  # the events' `tracker` field
+    # The pipeline computes appearance features of the frame's detections only for a tracker that
+    # uses them: that stage costs about as much as detection.
     needs_embeddings: bool
+    # `update` reads the frame itself (BoT-SORT's camera-motion compensation); others get None.
+    needs_image: bool
+    tracks_confirmed: set[int]  # distinct track ids emitted so far (the run's track count)
 
     def update(
-        self, detections: Sequence[Detection], embeddings: np.ndarray | None
+        self,
+        detections: Sequence[Detection],
+        embeddings: np.ndarray | None,
+        image: np.ndarray | None = None,
     ) -> list[TrackedDetection]:
         """Advance one processed frame; return what the frame emits."""
         ...
@@ -59,9 +69,16 @@ class NoTracker:
 
     name = "none"
     needs_embeddings = False
+    needs_image = False
+
+    def __init__(self) -> None:
+        self.tracks_confirmed: set[int] = set()  # stays empty: nothing gets an identity
 
     def update(
-        self, detections: Sequence[Detection], embeddings: np.ndarray | None
+        self,
+        detections: Sequence[Detection],
+        embeddings: np.ndarray | None,
+        image: np.ndarray | None = None,
     ) -> list[TrackedDetection]:
         return [TrackedDetection(d, i, None, d.xyxy) for i, d in enumerate(detections)]
 
@@ -69,6 +86,7 @@ class NoTracker:
 class DeepSortTracker:
     name = "deepsort"
     needs_embeddings = True
+    needs_image = False
 
     def __init__(self, settings: TrackerSettings | None = None) -> None:
         from deep_sort_realtime.deepsort_tracker import DeepSort
@@ -90,7 +108,10 @@ class DeepSortTracker:
         self.tracks_confirmed: set[int] = set()
 
     def update(
-        self, detections: Sequence[Detection], embeddings: np.ndarray | None
+        self,
+        detections: Sequence[Detection],
+        embeddings: np.ndarray | None,
+        image: np.ndarray | None = None,
     ) -> list[TrackedDetection]:
         if embeddings is None or len(embeddings) != len(detections):
             raise ValueError("DeepSort needs one embedding per detection")

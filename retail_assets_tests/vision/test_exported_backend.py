@@ -11,7 +11,7 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 
 from retail_assets.vision.boxes import iou_matrix
-from retail_assets.vision.detector import Detection, UltralyticsDetector
+from retail_assets.vision.detector import Detection, DetectorSettings, UltralyticsDetector
 from retail_assets.vision.exported_models import exported_model
 from retail_assets.vision.models import resolve_model
 from retail_assets.vision.openvino_detector import Letterbox, OpenVinoDetector, class_aware_nms
@@ -82,8 +82,9 @@ def test_openvino_boxes_match_pytorch_on_real_frames(
     model_cache: Path, vtest_frames: list[np.ndarray]
 ) -> None:
     model = resolve_model("default")
-    pytorch = UltralyticsDetector(model, conf=0.35, fallen_conf=0.6)
-    exported = OpenVinoDetector(model, conf=0.35, fallen_conf=0.6, cache=model_cache)
+    settings = DetectorSettings(conf=0.35, fallen_conf=0.6)
+    pytorch = UltralyticsDetector(model, settings)
+    exported = OpenVinoDetector(model, settings, cache=model_cache)
     reference_boxes = matched = exported_boxes = 0
     for image in vtest_frames:
         reference, candidate = pytorch.detect(image), exported.detect(image)

