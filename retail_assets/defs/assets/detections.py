@@ -29,7 +29,9 @@ from retail_assets.detections.ndjson_store import (
     stored_preview,
 )
 from retail_assets.inventory.manifest import VideoManifestEntry
-from retail_assets.vision.pipeline import PipelineConfig, PipelineStats, VideoPipeline
+from retail_assets.vision.config import PipelineConfig
+from retail_assets.vision.pipeline import PipelineStats, VideoPipeline
+from retail_assets.vision.trackers import TRACKERS
 
 PREVIEW_WIDTH = 480
 
@@ -49,7 +51,10 @@ class DetectionsConfig(dg.Config):
     device: str = Field(default=_PIPELINE_DEFAULTS.device, description="'cpu', 'cuda:0', ...")
     sample_fps: float | None = Field(default=None, description="frames per second to process; None = all")
     max_frames: int | None = Field(default=None, description="stop each video after this many frames")
-    tracker: str = Field(default=_PIPELINE_DEFAULTS.tracker, description="'deepsort' or 'none'")
+    tracker: str = Field(
+        default=_PIPELINE_DEFAULTS.tracker,
+        description="tracker: " + ", ".join(TRACKERS) + " ('none' = no track ids)",
+    )
     video_keys: list[str] = Field(
         default_factory=list,
         description="infer only these video keys (the sensor sets its video); empty = every video of the partition",
