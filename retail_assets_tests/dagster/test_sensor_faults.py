@@ -66,17 +66,22 @@ def test_a_cursor_the_sensor_cannot_read_fails_the_tick_naming_the_problem_and_t
     assert instance.get_dynamic_partitions("stores") == []
 
 
-def test_a_reset_cursor_starts_over_and_requests_every_video_again(
+def test_a_reset_cursor_starts_over_with_the_same_run_keys(
     stack, s3, fresh_buckets, instance: dg.DagsterInstance
 ) -> None:
-    """The remedy the error names: with the cursor reset (None), the tick works and requests the
-    bucket's videos (Dagster's run keys then keep already-launched videos from running twice)."""
+    """The remedy the error names: with the cursor reset (None) the tick works again and requests
+    the bucket's videos under the same run keys `<key>@<etag>` as before, which Dagster never
+    launches twice (docs/dagster.md), so a reset does not re-run what already ran."""
     videos_bucket, detections_bucket = fresh_buckets
     s3.put_object(Bucket=videos_bucket, Key=KEY, Body=b"x")
+    etag = s3.head_object(Bucket=videos_bucket, Key=KEY)["ETag"].strip('"')
     resources = stack_resources(stack, videos_bucket, detections_bucket, "unused")
-    result = _tick(instance, resources, None)
-    assert [r.tags["rva/video_key"] for r in result.run_requests] == [KEY]
-    assert json.loads(result.cursor)["v"] == 1
+    before = _tick(instance, resources, None)
+    assert _tick(instance, resources, before.cursor).run_requests == []
+    after_reset = _tick(instance, resources, None)
+    assert [r.run_key for r in after_reset.run_requests] == [r.run_key for r in before.run_requests]
+    assert [r.run_key for r in after_reset.run_requests] == [f"{KEY}@{etag}"]
+    assert json.loads(after_reset.cursor)["v"] == 1
 
 
 def test_an_object_store_outage_fails_the_tick_naming_the_endpoint_and_loses_no_video(
