@@ -37,6 +37,35 @@ def short_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def _write_clip(out: Path, first_frame: int, frames: int = 8) -> Path:
+    """Frames [first_frame, first_frame + frames) of vtest.avi as an MJPG .avi (distinct bytes per offset)."""
+    src = cv2.VideoCapture(str(VTEST))
+    fps = src.get(cv2.CAP_PROP_FPS) or 10.0
+    src.set(cv2.CAP_PROP_POS_FRAMES, first_frame)
+    ok, frame = src.read()
+    assert ok, f"cannot decode frame {first_frame} of {VTEST}"
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), fps, (frame.shape[1], frame.shape[0]))
+    for _ in range(frames):
+        writer.write(frame)
+        ok, frame = src.read()
+        if not ok:
+            break
+    writer.release()
+    src.release()
+    return out
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Three 8-frame clips of vtest.avi (frames 0, 100 and 200 on): people in each, different bytes."""
+    if not VTEST.exists():
+        pytest.fail(f"{VTEST} is missing: install Debian's opencv-doc package (make system-deps)")
+    root = tmp_path_factory.mktemp("clips")
+    return {
+        name: _write_clip(root / f"{name}.avi", first) for name, first in (("a", 0), ("b", 100), ("c", 200))
+    }
+
+
 @pytest.fixture
 def fresh_buckets(stack, s3) -> Iterator[tuple[str, str]]:
     """A new (videos, detections) bucket pair, so a test sees only its own objects."""

@@ -15,16 +15,37 @@ from retail_assets.errors import InputError
 
 
 def test_todays_partition_exists_so_videos_are_processed_the_day_they_arrive(instance) -> None:
-    today = datetime.now(UTC).date()
+    # One instant, read once: "today" and the partitions' "now" can never straddle midnight.
+    now = datetime.now(UTC)
+    today = now.date()
     instance.add_dynamic_partitions(STORES_PARTITIONS_NAME, ["store-001"])
-    with dg.partition_loading_context(dynamic_partitions_store=instance):
+    with dg.partition_loading_context(effective_dt=now, dynamic_partitions_store=instance):
         assert store_day_partitions.has_partition_key(f"{today.isoformat()}|store-001")
         assert not store_day_partitions.has_partition_key(
             f"{(today + timedelta(days=1)).isoformat()}|store-001"
         )
         assert store_day_partitions.has_partition_key("2026-01-01|store-001")
         assert not store_day_partitions.has_partition_key("2025-12-31|store-001")
-    assert day_in_range(today) and not day_in_range(today + timedelta(days=1))
+        assert day_in_range(today) and not day_in_range(today + timedelta(days=1))
+
+
+@pytest.mark.parametrize(
+    ("now", "last_day"),
+    [
+        (datetime(2026, 11, 28, 0, 0, 0, tzinfo=UTC), date(2026, 11, 28)),  # the day's first second
+        (datetime(2026, 11, 28, 23, 59, 59, tzinfo=UTC), date(2026, 11, 28)),  # its last second
+        (datetime(2026, 11, 29, 0, 0, 0, tzinfo=UTC), date(2026, 11, 29)),  # midnight: the next day opens
+    ],
+)
+def test_the_last_partition_is_the_current_store_day_at_any_time_of_day(
+    now: datetime, last_day: date
+) -> None:
+    with dg.partition_loading_context(effective_dt=now):
+        assert day_in_range(last_day)
+        assert not day_in_range(last_day + timedelta(days=1))
+        assert day_in_range(date(2026, 1, 1)) and not day_in_range(date(2025, 12, 31))
+        date_dimension = store_day_partitions.get_partitions_def_for_dimension("date")
+        assert date_dimension.get_last_partition_key() == last_day.isoformat()
 
 
 def test_partition_keys_read_date_then_store() -> None:
