@@ -108,7 +108,9 @@ def test_only_the_dagster_layer_imports_dagster() -> None:
         name
         for name, path in modules.items()
         if not name.startswith(DAGSTER_LAYER)
-        and any(m == "dagster" or m.startswith(("dagster.", "dagster_")) for m in _imports(path, name, modules))
+        and any(
+            m == "dagster" or m.startswith(("dagster.", "dagster_")) for m in _imports(path, name, modules)
+        )
     )
     assert offenders == []
 

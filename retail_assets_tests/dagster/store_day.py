@@ -8,6 +8,7 @@ from typing import Any
 
 import dagster as dg
 
+from retail_assets.contracts.store_day import StoreDay
 from retail_assets.definitions import defs
 from retail_assets.lakehouse.bronze import BRONZE_TABLE, partition_filter
 from retail_assets.lakehouse.catalog import open_catalog
@@ -81,7 +82,7 @@ def bronze(store_id: str, day: date) -> list[dict[str, Any]]:
     if not catalog.table_exists(BRONZE_TABLE):  # no store-day has reached bronze in this session yet
         return []
     table = catalog.load_table(BRONZE_TABLE)
-    return table.scan(row_filter=partition_filter(store_id, day)).to_arrow().to_pylist()
+    return table.scan(row_filter=partition_filter(StoreDay(day, store_id))).to_arrow().to_pylist()
 
 
 def tick(instance: dg.DagsterInstance, resources: dict[str, Any], cursor: str | None) -> dg.SensorResult:

@@ -131,7 +131,7 @@ def test_start_time_metadata_overrides_the_time_in_the_key(
     assert run.success
 
     [entry] = run.output_for_node("rva__raw_videos")
-    assert entry["start_time"] == "2026-06-02T12:30:15.250000+00:00"
+    assert entry.video.start_time.isoformat() == "2026-06-02T12:30:15.250000+00:00"
     assert "2026-06-02T12:30:15.250000+00:00" in sd.metadata(run, "raw_videos")["manifest"]
     lines = [
         json.loads(line) for line in sd.ndjson(s3, sd.metadata(run, "detections")["ndjson_objects"][key])
