@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dagster as dg
+from botocore.exceptions import BotoCoreError, ClientError
 
 from retail_assets.contracts.layout import VideoKey
 from retail_assets.defs.jobs import store_day_job
 from retail_assets.defs.names import DETECTIONS_OP
 from retail_assets.defs.partitions import STORES_PARTITIONS_NAME, day_in_range, stores
 from retail_assets.defs.resources import ObjectStoreResource
+from retail_assets.errors import SetupError
 from retail_assets.inventory.bucket_scan import ScanCursor, scan_bucket
+from retail_assets.objectstore import describe_endpoint
 from retail_assets.settings import Settings
 
 MAX_OBJECTS_PER_TICK = 2000
@@ -47,13 +50,22 @@ def new_video_sensor(
     cursor = ScanCursor.from_json(context.cursor)
     settings = Settings.from_env()
     known = set(context.instance.get_dynamic_partitions(STORES_PARTITIONS_NAME))
-    scan = scan_bucket(
-        object_store.client(),
-        object_store.videos_bucket,
-        cursor,
-        timezone=settings.store_timezone,
-        max_objects=MAX_OBJECTS_PER_TICK,
-    )
+    client = object_store.client()
+    try:
+        scan = scan_bucket(
+            client,
+            object_store.videos_bucket,
+            cursor,
+            timezone=settings.store_timezone,
+            max_objects=MAX_OBJECTS_PER_TICK,
+        )
+    except (BotoCoreError, ClientError) as exc:
+        # The tick fails and keeps its cursor: the next tick lists from the same place.
+        raise SetupError(
+            f"cannot list s3://{object_store.videos_bucket} at {describe_endpoint(client)} "
+            f"({type(exc).__name__}: {exc}); check AWS_ENDPOINT_URL_S3 and that the object store is up. "
+            "Nothing was skipped: the next tick starts from the same cursor."
+        ) from exc
     # A date before RVA_START_DATE or after today has no partition yet: reported and skipped
     # (a run request for an unknown partition would fail the whole tick).
     in_range = [v for v in scan.new_videos if day_in_range(v.video.day)]

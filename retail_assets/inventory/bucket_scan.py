@@ -17,6 +17,11 @@ from retail_assets.errors import InputError
 from retail_assets.inventory.listing import Lister, MalformedKey, strip_etag
 
 CURSOR_VERSION = 1
+RESET_HINT = (
+    "reset the sensor's cursor (Dagster UI: Automation -> the sensor -> Reset cursor, or "
+    "`dagster sensor cursor <sensor name> --delete -m retail_assets.definitions`); videos already "
+    "processed keep their run keys and are not run again"
+)
 MAX_REMEMBERED_STRAY_KEYS = 1000
 
 
@@ -37,9 +42,12 @@ class ScanCursor:
         try:
             raw = json.loads(text)
         except ValueError as exc:
-            raise InputError(f"sensor cursor is not JSON ({exc}); reset the sensor's cursor") from exc
-        if not isinstance(raw, dict) or raw.get("v") != CURSOR_VERSION:
-            raise InputError(f"sensor cursor has an unknown format (want v={CURSOR_VERSION}); reset it")
+            raise InputError(f"sensor cursor is not JSON ({exc}); {RESET_HINT}") from exc
+        found = raw.get("v") if isinstance(raw, dict) else type(raw).__name__
+        if not isinstance(raw, dict) or found != CURSOR_VERSION:
+            raise InputError(
+                f"sensor cursor has an unknown format (found v={found!r}, want v={CURSOR_VERSION}); {RESET_HINT}"
+            )
         return cls(dict(raw.get("cameras", {})), list(raw.get("stray", [])))
 
 

@@ -60,7 +60,7 @@ def test_a_cursor_the_sensor_cannot_read_fails_the_tick_naming_the_problem_and_t
 
     message = str(err.value)
     assert problem in message  # what is wrong with it
-    assert "reset" in message  # what to do about it
+    assert "reset" in message and "dagster sensor cursor" in message  # what to do about it, and how
     # Nothing was requested or registered from a cursor it could not read, and the cursor stands.
     assert context.cursor == cursor
     assert instance.get_dynamic_partitions("stores") == []
@@ -117,6 +117,7 @@ def test_an_object_store_outage_fails_the_tick_naming_the_endpoint_and_loses_no_
     message = str(err.value)
     assert f"127.0.0.1:{port}" in message, message  # which endpoint could not be reached
     assert "connect" in message.lower(), message
+    assert "AWS_ENDPOINT_URL_S3" in message, message  # what to check
     assert context.cursor == first.cursor  # the tick produced no new cursor
 
     # S3 is back: the next tick, from the last good cursor, requests the video of the outage once.
