@@ -1,10 +1,18 @@
 """The bronze table `rva.bronze_raw`: detection events exactly as Pulsar carried them.
 
-`write_bronze_partition` rebuilds one store-day from the publish receipts: it reads each
-receipt's messages back from Pulsar, parses `event_id`, `store_id`, `camera_id` and `ts` out of
-each payload, drops repeated event ids, and replaces the partition's rows in ONE Iceberg
-commit. Until that commit nothing of the write is visible, so a crash leaves the previous
-rows intact (and at most unreferenced data files behind).
+Two writes, both from publish receipts and both ONE Iceberg commit:
+- `write_bronze_videos` replaces the rows of exactly the receipts' videos and leaves the rest of
+  the store-day untouched: the work of a new video does not grow with the videos already in its
+  day (what a sensor run does);
+- `write_bronze_partition` rebuilds the whole store-day (nightly re-runs, backfills).
+Each reads the receipts' messages back from Pulsar, parses `event_id`, `store_id`, `camera_id`
+and `ts` out of each payload and drops repeated event ids. Until the commit nothing of the
+write is visible, so a crash leaves the previous rows intact (and at most unreferenced data
+files behind).
+
+Data files never mix videos: each video's rows go to files of their own, and `video_key` keeps
+exact (untruncated) bounds in the file metadata. Replacing a video's rows therefore drops whole
+files, a metadata operation that reads no other video's data.
 
 Memory is bounded by `batch_size`: messages are turned into Arrow batches of that size and
 each batch is appended to the same open transaction (its Parquet files are written at once).
@@ -16,12 +24,14 @@ committed together: readers see either the old partition or the complete new one
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import pulsar
 import pyarrow as pa
@@ -33,10 +43,15 @@ from pyiceberg.exceptions import (
     NoSuchTableError,
     TableAlreadyExistsError,
 )
-from pyiceberg.expressions import And, BooleanExpression, EqualTo
+from pyiceberg.expressions import And, BooleanExpression, EqualTo, In
+
+# pyiceberg's own file writer (what `Transaction.append` calls): used directly so that one append
+# snapshot can hold many per-video files; `append` once per video would add a snapshot per video.
+from pyiceberg.io.pyarrow import _dataframe_to_data_files
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
+from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.transforms import IdentityTransform
 from pyiceberg.types import DateType, NestedField, StringType, TimestamptzType
 
@@ -90,7 +105,12 @@ BRONZE_PARTITION_SPEC = PartitionSpec(
 # table state. A re-based partition delete does not see rows that a concurrent writer of the
 # same partition just committed, which would leave both writers' rows. The bronze writer turns
 # that off and instead redoes its whole partition write on the refreshed table.
-BRONZE_TABLE_PROPERTIES = {"commit.retry.num-retries": "0"}
+BRONZE_TABLE_PROPERTIES = {
+    "commit.retry.num-retries": "0",
+    # Iceberg truncates string bounds to 16 characters by default, which would make every file of
+    # a camera a candidate for a video's delete; full bounds name the one video in each file.
+    "write.metadata.metrics.column.video_key": "full",
+}
 _TS = pa.timestamp("us", tz="UTC")
 # The Arrow type each Iceberg type of the bronze schema is written as (plain `string`, where
 # pyiceberg's own conversion would give `large_string`).
@@ -114,10 +134,12 @@ class BronzeWriteError(RetailAssetsError):
 class BronzeCommit:
     table: str
     store_day: StoreDay
-    rows: int
+    videos: tuple[str, ...] | None  # the videos whose rows were replaced; None = the whole store-day
+    rows: int  # rows written
+    rows_replaced: int  # rows the commit removed (the previous rows of the same scope)
     duplicates_dropped: int
     snapshot_id: int | None
-    data_files: list[str]
+    data_files: list[str]  # the files that now hold the scope's rows
     receipts: int = 0
     messages_read: int = 0
     commit_attempts: int = 1
@@ -152,6 +174,28 @@ def partition_filter(store_day: StoreDay) -> BooleanExpression:
     return And(EqualTo("store_id", store_day.store_id), EqualTo("event_date", store_day.day))
 
 
+def videos_filter(store_day: StoreDay, video_keys: Iterable[str]) -> BooleanExpression:
+    """The rows of these videos in the store-day's partition."""
+    return And(partition_filter(store_day), In("video_key", sorted(set(video_keys))))
+
+
+def write_bronze_videos(
+    catalog: Catalog,
+    client: pulsar.Client,
+    receipts: list[PublishReceipt],
+    *,
+    store_day: StoreDay,
+    run_id: str,
+    video_keys: Iterable[str] = (),
+    **options: Any,
+) -> BronzeCommit:
+    """Replace the rows of exactly the receipts' videos (and of `video_keys`, which may have no
+    receipt any more: their rows go) with the receipts' messages, in one commit. Rows of other
+    videos of the store-day stay as they are. Options as `write_bronze_partition`."""
+    scope = tuple(sorted({r.video_key for r in receipts} | set(video_keys)))
+    return _write(catalog, client, receipts, store_day, run_id, scope, **options)
+
+
 def write_bronze_partition(
     catalog: Catalog,
     client: pulsar.Client,
@@ -172,6 +216,35 @@ def write_bronze_partition(
     growing, jittered pauses, before a BronzeWriteError. `on_batch(rows)` is called after each
     batch is written to storage (rows written so far), for progress reporting.
     """
+    return _write(
+        catalog,
+        client,
+        receipts,
+        store_day,
+        run_id,
+        None,
+        batch_size=batch_size,
+        identifier=identifier,
+        commit_attempts=commit_attempts,
+        backoff_s=backoff_s,
+        on_batch=on_batch,
+    )
+
+
+def _write(
+    catalog: Catalog,
+    client: pulsar.Client,
+    receipts: list[PublishReceipt],
+    store_day: StoreDay,
+    run_id: str,
+    scope: tuple[str, ...] | None,
+    *,
+    batch_size: int = 50_000,
+    identifier: str = BRONZE_TABLE,
+    commit_attempts: int = 5,
+    backoff_s: float = 0.5,
+    on_batch: Callable[[int], None] | None = None,
+) -> BronzeCommit:
     for receipt in receipts:
         if receipt.store_day != store_day:
             raise InputError(
@@ -183,15 +256,7 @@ def write_bronze_partition(
         table = ensure_bronze_table(catalog, identifier)
         try:
             return _write_once(
-                table,
-                client,
-                receipts,
-                identifier,
-                store_day,
-                run_id,
-                batch_size,
-                attempt,
-                on_batch,
+                table, client, receipts, identifier, store_day, run_id, scope, batch_size, attempt, on_batch
             )
         except CommitFailedException as exc:
             last_error = exc
@@ -216,34 +281,49 @@ def _write_once(
     identifier: str,
     store_day: StoreDay,
     run_id: str,
+    scope: tuple[str, ...] | None,
     batch_size: int,
     attempt: int,
     on_batch: Callable[[int], None] | None,
 ) -> BronzeCommit:
     ingested_at = datetime.now(UTC)
     properties = {SNAPSHOT_RUN_ID: run_id, SNAPSHOT_PARTITION: store_day.key}
+    before = {snapshot.snapshot_id for snapshot in table.snapshots()}
     txn = table.transaction()
-    existing = partition_filter(store_day)
+    target = partition_filter(store_day) if scope is None else videos_filter(store_day, scope)
     # Deleting from an empty partition (its first write) only makes pyiceberg warn. If another
     # writer adds rows meanwhile, our commit is rejected (the table moved) and redone.
-    if any(True for _ in table.scan(row_filter=existing).plan_files()):
-        txn.delete(existing, snapshot_properties=properties)
+    if any(True for _ in table.scan(row_filter=target).plan_files()):
+        txn.delete(target, snapshot_properties=properties)
     batches = _Batches(store_day, run_id, ingested_at, batch_size)
     received = prefetched(lambda: _columns_of(client, receipts, batch_size), name="bronze-pulsar-reader")
+    files_written = itertools.count(0)
     try:
-        for arrow_batch in batches.build(received):
-            txn.append(arrow_batch, snapshot_properties=properties)
-            if on_batch is not None:
-                on_batch(batches.rows)
+        with txn.update_snapshot(snapshot_properties=properties).fast_append() as append:
+            for video_rows in batches.build(received):
+                # One call per batch of one video: its files hold that video's rows only.
+                for data_file in _dataframe_to_data_files(
+                    table_metadata=txn.table_metadata,
+                    df=video_rows,
+                    io=table.io,
+                    write_uuid=append.commit_uuid,
+                    counter=files_written,
+                ):
+                    append.append_data_file(data_file)
+                if on_batch is not None:
+                    on_batch(batches.rows)
     finally:
         received.close()  # stops the reader thread when a write fails part-way
     committed = txn.commit_transaction()
     snapshot = committed.current_snapshot()
-    files = [task.file.file_path for task in committed.scan(row_filter=existing).plan_files()]
+    ours = [s for s in committed.snapshots() if s.snapshot_id not in before]
+    files = [task.file.file_path for task in committed.scan(row_filter=target).plan_files()]
     return BronzeCommit(
         table=identifier,
         store_day=store_day,
+        videos=scope,
         rows=batches.rows,
+        rows_replaced=sum(_summary_int(s, "deleted-records") for s in ours),
         duplicates_dropped=batches.duplicates,
         snapshot_id=snapshot.snapshot_id if snapshot else None,
         data_files=sorted(files),
@@ -251,6 +331,10 @@ def _write_once(
         messages_read=batches.messages,
         commit_attempts=attempt,
     )
+
+
+def _summary_int(snapshot: Snapshot, name: str) -> int:
+    return int((snapshot.summary and snapshot.summary.get(name)) or 0)
 
 
 def _columns_of(
@@ -263,7 +347,7 @@ def _columns_of(
 
 @dataclass
 class _Batches:
-    """Turns received messages into bronze Arrow tables of at most `batch_size` rows."""
+    """Turns received messages into bronze Arrow tables of one video each, at most `batch_size` rows."""
 
     store_day: StoreDay
     run_id: str
@@ -277,8 +361,13 @@ class _Batches:
     def build(self, received: Iterable[tuple[PublishReceipt, MessageColumns]]) -> Iterable[pa.Table]:
         pending: list[pa.Table] = []
         pending_rows = 0
+        pending_video = None
         for receipt, columns in received:
             self.messages += len(columns)
+            if pending and receipt.video_key != pending_video:
+                yield self._emit(pending)
+                pending, pending_rows = [], 0
+            pending_video = receipt.video_key
             table = self._to_arrow(receipt, columns)
             if table.num_rows == 0:
                 continue

@@ -12,7 +12,12 @@ from pyiceberg.catalog import Catalog
 
 from retail_assets.contracts.layout import parse_video_key
 from retail_assets.contracts.store_day import StoreDay
-from retail_assets.lakehouse.bronze import BronzeCommit, partition_filter, write_bronze_partition
+from retail_assets.lakehouse.bronze import (
+    BronzeCommit,
+    partition_filter,
+    write_bronze_partition,
+    write_bronze_videos,
+)
 from retail_assets.objectstore import split_s3_uri
 from retail_assets.streaming.publish_video import publish_video
 from retail_assets.streaming.receipts import PublishReceipt, ReceiptStore
@@ -61,6 +66,20 @@ def write_partition(
         run_id=run_id,
         identifier=table_id,
         **kw,
+    )
+
+
+def write_videos(
+    catalog: Catalog,
+    client,
+    receipts: list[PublishReceipt],
+    table_id: str,
+    store_day: StoreDay,
+    run_id: str,
+    **kw,
+) -> BronzeCommit:
+    return write_bronze_videos(
+        catalog, client, receipts, store_day=store_day, run_id=run_id, identifier=table_id, **kw
     )
 
 

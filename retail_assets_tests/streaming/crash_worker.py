@@ -63,6 +63,23 @@ def main(argv: list[str]) -> int:
             batch_size=int(batch_size),
             on_batch=_progress,
         )
+    elif command == "bronze-videos":
+        from retail_assets.lakehouse.bronze import write_bronze_videos
+        from retail_assets.lakehouse.catalog import open_catalog
+
+        catalog_name, table_id, partition, run_id, prefix, batch_size, videos = rest
+        store_day = StoreDay.parse(partition)
+        store = ReceiptStore(s3, "detections", prefix)
+        write_bronze_videos(
+            open_catalog(catalog_name),
+            client,
+            [store.get(store_day, video) for video in videos.split(",")],
+            store_day=store_day,
+            run_id=run_id,
+            identifier=table_id,
+            batch_size=int(batch_size),
+            on_batch=_progress,
+        )
     else:
         raise SystemExit(f"unknown command {command!r}")
     print("done", flush=True)
