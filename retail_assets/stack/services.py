@@ -61,6 +61,9 @@ def default_root() -> Path:
 
 def _port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As the services' own listeners do: a port whose last connections linger in TIME_WAIT
+        # (a stack just taken down) can be listened on again, so it counts as free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

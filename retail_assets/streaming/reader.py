@@ -9,6 +9,7 @@ video properties.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -102,7 +103,7 @@ def read_receipt_columns(
                     receipt.video_key,
                     seen,
                 )
-                reader.close()
+                _close_quietly(reader)
                 reader = None  # closed: not to be closed again if reopening fails
                 reader = _open_reader(
                     client, receipt, seen or first, receiver_queue_size, inclusive=seen is None
@@ -132,7 +133,7 @@ def read_receipt_columns(
                 break
     finally:
         if reader is not None:
-            reader.close()
+            _close_quietly(reader)
     if read < receipt.messages_sent:
         raise ReadError(
             f"found only {read} of the {receipt.messages_sent} messages of {receipt.video_key} "
@@ -140,6 +141,14 @@ def read_receipt_columns(
         )
     if batch:
         yield batch
+
+
+def _close_quietly(reader: pulsar.Reader) -> None:
+    # Closing asks the broker; a broker that stopped answering makes it time out. The reader is
+    # done with either way, and what the caller reports (a ReadError, or the messages read) is
+    # what matters, not a bare Timeout from the close.
+    with contextlib.suppress(Exception):
+        reader.close()
 
 
 def _open_reader(

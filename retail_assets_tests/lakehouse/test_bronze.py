@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections import Counter
@@ -10,13 +11,16 @@ from datetime import UTC, date, datetime
 import pulsar
 import pyarrow.compute as pc
 import pytest
+from pyiceberg.schema import Schema
+from pyiceberg.types import NestedField, StringType, TimestamptzType
 
 from retail_assets.contracts.store_day import StoreDay
-from retail_assets.errors import InputError
+from retail_assets.errors import InputError, SetupError
 from retail_assets.lakehouse.bronze import (
     BRONZE_TABLE,
     SNAPSHOT_PARTITION,
     SNAPSHOT_RUN_ID,
+    BronzeWriteError,
     ensure_bronze_table,
 )
 from retail_assets.streaming.schema import detection_event_schema
@@ -190,20 +194,36 @@ def test_two_partitions_written_at_the_same_time_both_land(
 ) -> None:
     ensure_bronze_table(catalog, table_id)
     partitions = {StoreDay(DAY, "store-001"): 800, StoreDay(DAY, "store-002"): 500}
+    lines_of: dict[StoreDay, list[bytes]] = {}
     for partition, count in partitions.items():
         store = partition.store_id
-        video, uri, _ = upload_video_ndjson(s3, store, "cam-01", DAY, count)
+        video, uri, lines_of[partition] = upload_video_ndjson(s3, store, "cam-01", DAY, count)
         publish(pulsar_client, s3, unique_topic, uri, video, receipt_store)
 
-    barrier = threading.Barrier(len(partitions))
+    # Both writers hold an open transaction with all their rows written before either commits,
+    # so the two commits overlap for sure: the catalog must reject one and it is redone.
+    all_written = threading.Barrier(len(partitions), timeout=120)
     results: dict[StoreDay, object] = {}
 
     def write(partition: StoreDay) -> None:
         receipts = receipt_store.list_partition(partition)
-        barrier.wait()
+        waited: list[bool] = []
+
+        def wait_for_the_other_writer_once(rows_written: int) -> None:
+            if rows_written == partitions[partition] and not waited:
+                waited.append(True)
+                all_written.wait()
+
         try:
             results[partition] = write_partition(
-                catalog, pulsar_client, receipts, table_id, partition, f"run-{partition.key}", batch_size=200
+                catalog,
+                pulsar_client,
+                receipts,
+                table_id,
+                partition,
+                f"run-{partition.key}",
+                batch_size=200,
+                on_batch=wait_for_the_other_writer_once,
             )
         except Exception as exc:  # reported below with the partition it belongs to
             results[partition] = exc
@@ -215,7 +235,122 @@ def test_two_partitions_written_at_the_same_time_both_land(
         thread.join(timeout=300)
     for partition, count in partitions.items():
         assert not isinstance(results[partition], Exception), results[partition]
-        assert partition_rows(catalog, table_id, partition).num_rows == count
+        rows = partition_rows(catalog, table_id, partition)
+        assert rows.num_rows == count == results[partition].rows  # type: ignore[union-attr]
+        assert sorted(rows["payload"].to_pylist()) == sorted(line.decode() for line in lines_of[partition])
+        assert set(rows["dagster_run_id"].to_pylist()) == {f"run-{partition.key}"}
+    # The overlap happened: one writer's first commit was rejected and redone.
+    attempts = sorted(r.commit_attempts for r in results.values())  # type: ignore[union-attr]
+    assert attempts[0] == 1 and attempts[-1] > 1, attempts
+
+
+def test_every_commit_rejected_raises_and_leaves_the_previous_rows(
+    catalog, table_id, pulsar_client, s3, unique_topic, receipt_store
+) -> None:
+    other = StoreDay(DAY, "store-002")
+    video, uri, previous_lines = upload_video_ndjson(s3, "store-001", "cam-01", DAY, 120)
+    publish(pulsar_client, s3, unique_topic, uri, video, receipt_store)
+    before = write_partition(
+        catalog, pulsar_client, receipt_store.list_partition(PARTITION), table_id, PARTITION, "run-before"
+    )
+    # A second video joins the store-day; its write loses every race below.
+    video_b, uri_b, _ = upload_video_ndjson(s3, "store-001", "cam-02", DAY, 60)
+    publish(pulsar_client, s3, unique_topic, uri_b, video_b, receipt_store)
+    video_o, uri_o, other_lines = upload_video_ndjson(s3, "store-002", "cam-01", DAY, 30)
+    publish(pulsar_client, s3, unique_topic, uri_o, video_o, receipt_store)
+    interfering: list[object] = []
+
+    def another_writer_commits_first(rows_written: int) -> None:
+        # Called in every attempt while its transaction is open: a real commit by another writer.
+        interfering.append(
+            write_partition(
+                catalog,
+                pulsar_client,
+                receipt_store.list_partition(other),
+                table_id,
+                other,
+                f"run-other-{len(interfering)}",
+            )
+        )
+
+    with pytest.raises(BronzeWriteError) as failure:
+        write_partition(
+            catalog,
+            pulsar_client,
+            receipt_store.list_partition(PARTITION),
+            table_id,
+            PARTITION,
+            "run-rejected",
+            commit_attempts=3,
+            backoff_s=0.01,
+            on_batch=another_writer_commits_first,
+        )
+    message = str(failure.value)
+    assert "3 commits were rejected" in message and "nothing was changed" in message
+    assert PARTITION.key in message and table_id in message
+    assert len(interfering) == 3  # each attempt really met a concurrent commit
+    rows = partition_rows(catalog, table_id, PARTITION)
+    assert rows.num_rows == before.rows == 120
+    assert sorted(rows["payload"].to_pylist()) == sorted(line.decode() for line in previous_lines)
+    assert set(rows["dagster_run_id"].to_pylist()) == {"run-before"}
+    assert partition_rows(catalog, table_id, other).num_rows == len(other_lines)
+    assert catalog.load_table(table_id).current_snapshot().summary[SNAPSHOT_RUN_ID] == "run-other-2"
+
+
+def test_a_receipt_carrying_events_of_another_store_is_refused_and_nothing_is_committed(
+    catalog, table_id, pulsar_client, s3, unique_topic, receipt_store
+) -> None:
+    video, uri, previous_lines = upload_video_ndjson(s3, "store-001", "cam-01", DAY, 40)
+    publish(pulsar_client, s3, unique_topic, uri, video, receipt_store)
+    write_partition(
+        catalog, pulsar_client, receipt_store.list_partition(PARTITION), table_id, PARTITION, "run-before"
+    )
+    snapshot_before = catalog.load_table(table_id).current_snapshot().snapshot_id
+    # store-002's publish, its receipt filed under store-001's partition (e.g. copied by hand).
+    video_o, uri_o, _ = upload_video_ndjson(s3, "store-002", "cam-07", DAY, 25)
+    foreign = dataclasses.replace(
+        publish(pulsar_client, s3, unique_topic, uri_o, video_o, receipt_store), store_day=PARTITION
+    )
+    with pytest.raises(BronzeWriteError) as failure:
+        write_partition(
+            catalog,
+            pulsar_client,
+            [*receipt_store.list_partition(PARTITION), foreign],
+            table_id,
+            PARTITION,
+            "run-mixed",
+            batch_size=10,
+        )
+    message = str(failure.value)
+    assert video_o in message and "another store than store-001" in message
+    assert catalog.load_table(table_id).current_snapshot().snapshot_id == snapshot_before
+    rows = partition_rows(catalog, table_id, PARTITION)
+    assert sorted(rows["payload"].to_pylist()) == sorted(line.decode() for line in previous_lines)
+    assert set(rows["dagster_run_id"].to_pylist()) == {"run-before"}
+
+
+def test_an_existing_table_without_the_bronze_columns_is_refused_naming_them(
+    catalog, table_id, pulsar_client
+) -> None:
+    catalog.create_table(
+        table_id,
+        schema=Schema(
+            NestedField(1, "event_id", StringType(), required=True),
+            NestedField(2, "store_id", StringType(), required=True),
+            NestedField(3, "camera_id", StringType(), required=True),
+            NestedField(4, "event_ts", TimestamptzType(), required=True),
+        ),
+    )
+    with pytest.raises(SetupError) as failure:
+        write_partition(catalog, pulsar_client, [], table_id, PARTITION, "run-x")
+    message = str(failure.value)
+    assert table_id in message
+    missing = message.split("lacks bronze column(s)", 1)[1]
+    for column in ("event_date", "payload", "pulsar_message_id", "producer_name", "source_partition"):
+        assert column in missing
+    for column in ("event_id", "store_id", "camera_id", "event_ts"):
+        assert column not in missing
+    assert catalog.load_table(table_id).current_snapshot() is None  # nothing was written
 
 
 def test_a_commit_rejected_because_another_writer_committed_first_is_redone(

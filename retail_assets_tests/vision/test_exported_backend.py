@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import time
 from pathlib import Path
 
 import cv2
@@ -60,21 +61,39 @@ def test_export_is_made_once_and_reused(model_cache: Path) -> None:
 
 def _export_in_child(cache: str, queue: multiprocessing.Queue) -> None:
     export = exported_model(resolve_model("default"), 416, cache=Path(cache))
-    queue.put((str(export.directory), export.exported_now))
+    queue.put(("first", str(export.directory), export.exported_now))
+
+
+def _export_while_the_other_exports(cache: str, queue: multiprocessing.Queue) -> None:
+    """Asks for the export only once the other process is seen exporting (its scratch directory
+    exists), so the two requests overlap for sure."""
+    deadline = time.monotonic() + 300
+    while not list(Path(cache).glob(".export-*")):
+        if time.monotonic() > deadline:
+            queue.put(("second", None, "never saw the other process export"))
+            return
+        time.sleep(0.01)  # polling the file system for the other process's scratch directory
+    export = exported_model(resolve_model("default"), 416, cache=Path(cache))
+    queue.put(("second", str(export.directory), export.exported_now))
 
 
 def test_two_processes_asking_at_once_export_once(tmp_path: Path) -> None:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    children = [context.Process(target=_export_in_child, args=(str(tmp_path), queue)) for _ in range(2)]
+    children = [
+        context.Process(target=_export_in_child, args=(str(tmp_path), queue)),
+        context.Process(target=_export_while_the_other_exports, args=(str(tmp_path), queue)),
+    ]
     for child in children:
         child.start()
-    results = [queue.get(timeout=300) for _ in children]
+    results = {who: (directory, now) for who, directory, now in (queue.get(timeout=300) for _ in children)}
     for child in children:
         child.join(timeout=60)
         assert child.exitcode == 0
-    assert len({directory for directory, _ in results}) == 1  # both use the one export
-    assert sorted(now for _, now in results) == [False, True]
+    # The second asked while the first was exporting: it waited for that export and reused it.
+    assert results["second"][1] is False, results
+    assert results["first"][1] is True, results
+    assert results["first"][0] == results["second"][0]  # both use the one export
     assert not list(tmp_path.glob(".export-*"))  # no scratch directory left behind
 
 
