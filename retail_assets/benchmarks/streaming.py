@@ -17,7 +17,6 @@ row (all its threads); "services cpu s" is what the broker and object store used
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -25,16 +24,14 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
 import pulsar
 import pyarrow as pa
 
-from retail_assets.contracts.store_day import StoreDay
+from retail_assets.benchmarks.synthetic import DAY, STORE_DAY, environment_stack, make_lines, video_key
 from retail_assets.lakehouse.bronze import ARROW_SCHEMA, partition_filter, write_bronze_partition
 from retail_assets.lakehouse.catalog import open_catalog
 from retail_assets.streaming.connection import open_client
@@ -43,67 +40,6 @@ from retail_assets.streaming.publisher import publish_ndjson
 from retail_assets.streaming.reader import RECEIVER_QUEUE_SIZE
 from retail_assets.streaming.receipts import PublishReceipt
 from retail_assets.streaming.schema import detection_event_schema
-
-DAY = date(2026, 11, 28)
-STORE = "store-bench"
-STORE_DAY = StoreDay(DAY, STORE)
-
-
-def make_lines(count: int, camera: str = "cam-01") -> list[bytes]:
-    """`count` valid NDJSON v1 lines of one video, deterministic (about 560 bytes each)."""
-    video = f"{STORE}/{camera}/{DAY.isoformat()}/090000.mp4"
-    start = datetime(DAY.year, DAY.month, DAY.day, 9, tzinfo=UTC)
-    lines = []
-    for i in range(count):
-        frame = i // 4
-        event = {
-            "schema_version": 1,
-            "event_id": hashlib.blake2b(f"{video}|{i}".encode(), digest_size=16).hexdigest(),
-            "event_type": "detection",
-            "store_id": STORE,
-            "camera_id": camera,
-            "video_uri": f"s3://videos/{video}",
-            "video_etag": "9b2cf535f27731c974343645a3985328",
-            "frame_index": frame,
-            "pts_ms": 40.0 * frame,
-            "ts": (start + timedelta(milliseconds=40 * frame))
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
-            "track_id": i % 4 + 1,
-            "class_id": 0,
-            "label": "person",
-            "confidence": round(0.4 + (i % 60) / 100, 2),
-            "bbox": {"x1": 100.5 + i % 300, "y1": 80.25, "x2": 160.0 + i % 300, "y2": 240.75},
-            "frame_w": 768,
-            "frame_h": 576,
-            "model": "best@0123456789ab",
-            "tracker": "deepsort",
-            "attributes": {},
-        }
-        lines.append(json.dumps(event, separators=(",", ":")).encode())
-    return lines
-
-
-@contextmanager
-def _environment_stack() -> Iterator[tuple[str, list[int]]]:
-    """The configured stack, or a temporary embedded one; yields a description and service pids."""
-    if os.environ.get("PULSAR_SERVICE_URL") and os.environ.get("PYICEBERG_CATALOG__LAKEHOUSE__URI"):
-        yield "stack from the environment", []
-        return
-    from retail_assets.stack import EmbeddedStack
-
-    with tempfile.TemporaryDirectory(prefix="rva-bench-") as root:
-        stack = EmbeddedStack(Path(root))
-        stack.up()
-        saved = dict(os.environ)
-        os.environ.update(stack.env())
-        services = json.loads(stack.state_path.read_text())["services"]
-        try:
-            yield "temporary embedded stack", [rec["pid"] for rec in services.values() if rec.get("pid")]
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
-            stack.down(purge=True)
 
 
 def bench_publish(client: pulsar.Client, topic: str, lines: list[bytes], workdir: Path) -> PublishReceipt:
@@ -114,7 +50,7 @@ def bench_publish(client: pulsar.Client, topic: str, lines: list[bytes], workdir
         source="benchmark",
         store_day=STORE_DAY,
         run_id="bench",
-        video_key=f"{STORE}/cam-01/{DAY.isoformat()}/090000.mp4",
+        video_key=video_key(),
         dead_letters=LocalDeadLetterSink(workdir / "dead-letters.ndjson"),
     )
     if receipt.messages_sent != len(lines):
@@ -239,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = make_lines(args.messages)
     baseline_lines = lines[: args.baseline_messages]
     run = uuid.uuid4().hex[:8]
-    with _environment_stack() as (where, service_pids), tempfile.TemporaryDirectory() as tmp:
+    with environment_stack() as (where, service_pids), tempfile.TemporaryDirectory() as tmp:
         clock = _Clock(service_pids)
         client = open_client(os.environ["PULSAR_SERVICE_URL"])
         catalog = open_catalog(args.catalog)
