@@ -1,35 +1,64 @@
-"""`new_video_sensor`: one run per new video in the bucket, stores registered as they appear."""
+"""`new_video_sensor`: one run per store-day batch of new videos, stores registered as they appear.
+
+A camera group that uploads together (16 cameras ending a segment at the same minute) lands in
+one tick; its videos of one store-day become one run, not sixteen: one process start, one model
+load, one bronze commit. A batch holds at most `MAX_VIDEOS_PER_RUN` videos, so one run's work
+stays bounded when a tick finds a backlog.
+"""
 
 from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
 
 import dagster as dg
 from botocore.exceptions import BotoCoreError, ClientError
 
-from retail_assets.contracts.layout import VideoKey
+from retail_assets.contracts.store_day import StoreDay
 from retail_assets.defs.jobs import store_day_job
-from retail_assets.defs.names import DETECTIONS_OP
+from retail_assets.defs.names import RAW_VIDEOS_OP
 from retail_assets.defs.partitions import STORES_PARTITIONS_NAME, day_in_range, stores
 from retail_assets.defs.resources import ObjectStoreResource
 from retail_assets.errors import SetupError
-from retail_assets.inventory.bucket_scan import ScanCursor, scan_bucket
+from retail_assets.inventory.bucket_scan import NewVideo, ScanCursor, scan_bucket
 from retail_assets.objectstore import describe_endpoint
 from retail_assets.settings import Settings
 
 MAX_OBJECTS_PER_TICK = 2000
+MAX_VIDEOS_PER_RUN = 32
 MAX_MALFORMED_LOGGED = 20
 
 
-def video_run_request(video: VideoKey, etag: str) -> dg.RunRequest:
-    """The run for one video: its partition, inference restricted to that video, a stable run key."""
+def batch_run_requests(
+    new_videos: Iterable[NewVideo], max_videos: int = MAX_VIDEOS_PER_RUN
+) -> list[dg.RunRequest]:
+    """One run per store-day and batch of at most `max_videos` of its new videos, in arrival order."""
+    by_day: dict[StoreDay, list[NewVideo]] = {}
+    for new in new_videos:
+        by_day.setdefault(new.video.store_day, []).append(new)
+    return [
+        _batch_request(store_day, videos[start : start + max_videos])
+        for store_day, videos in by_day.items()
+        for start in range(0, len(videos), max_videos)
+    ]
+
+
+def _batch_request(store_day: StoreDay, batch: list[NewVideo]) -> dg.RunRequest:
+    # The run key names exactly these objects (key and etag): a re-uploaded video (new etag) is new
+    # work, and a batch already launched is never launched again.
+    objects = sorted(f"{n.video.key}@{n.etag}" for n in batch)
+    digest = hashlib.sha256("\n".join(objects).encode()).hexdigest()[:16]
     return dg.RunRequest(
-        run_key=f"{video.key}@{etag}",
-        partition_key=video.store_day.key,
-        run_config=dg.RunConfig(ops={DETECTIONS_OP: {"config": {"video_keys": [video.key]}}}),
+        run_key=f"{store_day.key}:{len(batch)}:{digest}",
+        partition_key=store_day.key,
+        run_config=dg.RunConfig(
+            ops={RAW_VIDEOS_OP: {"config": {"video_keys": [n.video.key for n in batch]}}}
+        ),
         tags={
-            "rva/video_key": video.key,
-            "rva/video_etag": etag,
-            "rva/store": video.store_id,
+            "rva/store": store_day.store_id,
             "rva/trigger": "sensor",
+            "rva/videos": str(len(batch)),
+            "rva/first_video": batch[0].video.key,
         },
     )
 
@@ -40,7 +69,8 @@ def video_run_request(video: VideoKey, etag: str) -> dg.RunRequest:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "Lists the videos bucket after a cursor kept per `<store>/<camera>/` prefix; registers new "
-        "stores as `stores` partitions and requests one run per new video (run key `<key>@<etag>`). "
+        "stores as `stores` partitions and requests one run per store-day for the new videos of a tick "
+        f"(at most {MAX_VIDEOS_PER_RUN} videos a run; run key `<store-day>:<videos>:<hash of keys and etags>`). "
         "Keys outside the layout are reported in the tick and skipped."
     ),
 )
@@ -88,8 +118,9 @@ def new_video_sensor(
         f"{scan.objects_examined} objects examined in {scan.list_calls} list requests"
         + ("; more remain for the next tick" if scan.truncated else "")
     )
+    requests = batch_run_requests(in_range)
+    summary += f"; {len(requests)} runs requested"
     context.log.info(summary)
-    requests = [video_run_request(v.video, v.etag) for v in in_range]
     return dg.SensorResult(
         run_requests=requests,
         skip_reason=None if requests else dg.SkipReason(f"nothing new: {summary}"),

@@ -56,8 +56,8 @@ class StoreDayDetections:
     """What the detections step leaves for the publisher: the current objects of a store-day."""
 
     store_day: StoreDay
+    scope: tuple[str, ...] | None  # the videos the run was asked for; None = the whole store-day
     current: tuple[VideoDetections, ...]
-    pending: tuple[str, ...]  # video keys not asked for in this run and not current yet
     failures: tuple[VideoFailure, ...]
 
     @property

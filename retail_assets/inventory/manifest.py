@@ -1,7 +1,8 @@
 """The manifest of a store-day's videos: one entry per video, what the detections step needs.
 
 An entry is built from a HEAD of the object (etag, size, `start-time` metadata) and a probe of
-the video's header through a presigned URL (OpenCV reads only the first bytes it needs).
+the video's header through a presigned URL (OpenCV reads only the first bytes it needs). A run
+asked for some videos (`describe_requested`) touches those objects only: no listing.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
+from botocore.exceptions import ClientError
 
-from retail_assets.contracts.layout import VideoKey, parse_start_time
+from retail_assets.contracts.layout import VideoKey, parse_start_time, parse_video_key
+from retail_assets.contracts.store_day import StoreDay
 from retail_assets.errors import InputError
-from retail_assets.inventory.listing import strip_etag
+from retail_assets.inventory.listing import MalformedKey, strip_etag
 
 PRESIGN_SECONDS = 900
 START_TIME_METADATA = "start-time"
@@ -92,3 +95,48 @@ def describe_video(client: Any, bucket: str, video: VideoKey, timezone: str) -> 
         "get_object", Params={"Bucket": bucket, "Key": video.key}, ExpiresIn=PRESIGN_SECONDS
     )
     return VideoManifestEntry(video, bucket, etag, size, probe_video(url, f"s3://{bucket}/{video.key}"))
+
+
+@dataclass(frozen=True)
+class VideoManifest:
+    """The videos a run works on. `scope` names the videos it was asked for (a sensor run); None
+    means the whole store-day (a nightly re-run, a backfill, a materialization from the UI)."""
+
+    store_day: StoreDay
+    scope: tuple[str, ...] | None
+    entries: tuple[VideoManifestEntry, ...]
+    missing: tuple[str, ...] = ()  # asked for, but no longer in the bucket
+    malformed: tuple[MalformedKey, ...] = ()  # listed or asked for, but not a video key of this store-day
+
+    @property
+    def readable(self) -> tuple[VideoManifestEntry, ...]:
+        return tuple(e for e in self.entries if e.readable)
+
+
+def describe_requested(
+    client: Any, bucket: str, store_day: StoreDay, video_keys: list[str], timezone: str
+) -> VideoManifest:
+    """The manifest of just these videos: one HEAD each (and the header probe), nothing listed."""
+    entries: list[VideoManifestEntry] = []
+    missing: list[str] = []
+    malformed: list[MalformedKey] = []
+    for key in dict.fromkeys(video_keys):  # in the order asked, once each
+        try:
+            video = parse_video_key(key, timezone)
+        except InputError as exc:
+            malformed.append(MalformedKey(key, str(exc)))
+            continue
+        if video.store_day != store_day:
+            malformed.append(
+                MalformedKey(key, f"belongs to store-day {video.store_day.key}, not {store_day.key}")
+            )
+            continue
+        try:
+            entries.append(describe_video(client, bucket, video, timezone))
+        except ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 404:
+                raise
+            missing.append(key)
+    return VideoManifest(
+        store_day, tuple(dict.fromkeys(video_keys)), tuple(entries), tuple(missing), tuple(malformed)
+    )

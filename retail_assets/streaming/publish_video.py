@@ -60,6 +60,7 @@ class PublishedStoreDay:
     """The receipts in force for a store-day's current NDJSON objects after a publish step."""
 
     store_day: StoreDay
+    scope: tuple[str, ...] | None  # the videos the run was asked for; None = the whole store-day
     receipts: tuple[PublishReceipt, ...]
 
     @property

@@ -10,11 +10,12 @@ import dagster as dg
 
 from retail_assets.contracts.store_day import StoreDay
 from retail_assets.definitions import defs
-from retail_assets.lakehouse.bronze import BRONZE_TABLE, partition_filter
+from retail_assets.lakehouse.bronze import BRONZE_TABLE, SNAPSHOT_RUN_ID, partition_filter
 from retail_assets.lakehouse.catalog import open_catalog
 
 ASSET_NAMES = ("raw_videos", "detections", "pulsar_events", "bronze_raw")
-DETECTIONS_OP = "rva__detections"  # the op name users put in run config (docs/dagster.md)
+DETECTIONS_OP = "rva__detections"  # the op names users put in run config (docs/dagster.md)
+RAW_VIDEOS_OP = "rva__raw_videos"
 MAX_FRAMES = 6
 
 
@@ -83,6 +84,17 @@ def bronze(store_id: str, day: date) -> list[dict[str, Any]]:
         return []
     table = catalog.load_table(BRONZE_TABLE)
     return table.scan(row_filter=partition_filter(StoreDay(day, store_id))).to_arrow().to_pylist()
+
+
+def bronze_touched(result: dg.ExecuteInProcessResult) -> tuple[int, int]:
+    """(added, deleted) records of the bronze commits this run made, from the snapshot summaries."""
+    table = open_catalog("lakehouse").load_table(BRONZE_TABLE)
+    ours = [s.summary for s in table.snapshots() if s.summary.get(SNAPSHOT_RUN_ID) == result.run_id]
+    assert ours, f"run {result.run_id} made no bronze commit"
+    return (
+        sum(int(s.get("added-records") or 0) for s in ours),
+        sum(int(s.get("deleted-records") or 0) for s in ours),
+    )
 
 
 def tick(instance: dg.DagsterInstance, resources: dict[str, Any], cursor: str | None) -> dg.SensorResult:

@@ -74,7 +74,7 @@ def test_materialize_the_store_day_end_to_end_and_again(
     # raw_videos: both listed, the broken one with its reason.
     videos = _metadata(first, "raw_videos")
     assert videos["videos"] == 2 and videos["unreadable_videos"] == 1
-    manifest = first.output_for_node("rva__raw_videos")
+    manifest = first.output_for_node("rva__raw_videos").entries
     good = next(v for v in manifest if v.video.key == GOOD)
     assert good.readable and good.probe.fps == pytest.approx(10.0) and good.probe.frames == 30
     assert good.video.start_time.isoformat() == "2026-11-28T09:00:00+00:00"

@@ -8,10 +8,16 @@ from itertools import product
 import dagster as dg
 import pytest
 
-from retail_assets.defs.names import DETECTIONS_OP
+from retail_assets.contracts.layout import parse_video_key
+from retail_assets.defs.names import RAW_VIDEOS_OP
 from retail_assets.defs.partitions import STORES_PARTITIONS_NAME
-from retail_assets.defs.sensors import MAX_OBJECTS_PER_TICK, new_video_sensor
-from retail_assets.inventory.bucket_scan import ScanCursor, scan_bucket
+from retail_assets.defs.sensors import (
+    MAX_OBJECTS_PER_TICK,
+    MAX_VIDEOS_PER_RUN,
+    batch_run_requests,
+    new_video_sensor,
+)
+from retail_assets.inventory.bucket_scan import NewVideo, ScanCursor, scan_bucket
 from retail_assets_tests.dagster.conftest import stack_resources
 
 STORES = ("store-001", "store-002", "store-003")
@@ -40,6 +46,10 @@ def _upload(s3, bucket: str, keys: list[str]) -> None:
         list(pool.map(put, keys))
 
 
+def _videos_of(request: dg.RunRequest) -> list[str]:
+    return request.run_config["ops"][RAW_VIDEOS_OP]["config"]["video_keys"]
+
+
 def _tick(instance: dg.DagsterInstance, resources: dict, cursor: str | None) -> dg.SensorResult:
     context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
     result = new_video_sensor(context)
@@ -62,7 +72,7 @@ def loaded_bucket(stack, s3, fresh_buckets):
     return valid, etags
 
 
-def test_sensor_requests_one_run_per_video_over_thousands_of_objects(
+def test_sensor_requests_every_video_once_in_store_day_batches_over_thousands_of_objects(
     stack, s3, fresh_buckets, loaded_bucket, instance, capfd: pytest.CaptureFixture
 ) -> None:
     videos_bucket, detections_bucket = fresh_buckets
@@ -80,16 +90,24 @@ def test_sensor_requests_one_run_per_video_over_thousands_of_objects(
         if not result.run_requests:
             break
         requests.extend(result.run_requests)
-        assert len(result.run_requests) <= MAX_OBJECTS_PER_TICK
+        assert sum(len(_videos_of(r)) for r in result.run_requests) <= MAX_OBJECTS_PER_TICK
         assert ticks < 10
 
-    # Exactly one run per valid video, keyed by key@etag, in that video's partition.
-    assert len(requests) == len(valid)
-    assert {r.run_key for r in requests} == {f"{k}@{etags[k]}" for k in valid}
-    by_key = {r.tags["rva/video_key"]: r for r in requests}
-    sample = by_key["store-002/cam-2/2026-06-02/093000.mp4"]
-    assert sample.partition_key == "2026-06-02|store-002"
-    assert sample.run_config["ops"][DETECTIONS_OP]["config"]["video_keys"] == [sample.tags["rva/video_key"]]
+    # Every valid video in exactly one run, that run in the video's partition, at most
+    # MAX_VIDEOS_PER_RUN videos a run; run keys unique.
+    requested = [key for r in requests for key in _videos_of(r)]
+    assert sorted(requested) == sorted(valid)
+    for request in requests:
+        videos = _videos_of(request)
+        assert 1 <= len(videos) <= MAX_VIDEOS_PER_RUN
+        assert {f"{v.split('/')[2]}|{v.split('/')[0]}" for v in videos} == {request.partition_key}
+        assert request.tags["rva/videos"] == str(len(videos))
+        # The run key names exactly these objects, etags included (a re-upload is a new run).
+        same = [NewVideo(parse_video_key(key), etags[key], 0) for key in videos]
+        assert batch_run_requests(same)[0].run_key == request.run_key
+    assert len({r.run_key for r in requests}) == len(requests)
+    # 3,000 videos over 30 store-days (100 each, two cameras): batches of 32 or fewer, not 3,000 runs.
+    assert len(requests) < len(valid) / 20
     assert ticks == 3  # 3,000 videos at 2,000 per tick, then a tick with nothing new
     assert sorted(instance.get_dynamic_partitions(STORES_PARTITIONS_NAME)) == list(STORES)
 
@@ -98,7 +116,7 @@ def test_sensor_requests_one_run_per_video_over_thousands_of_objects(
     for key, reason in {**MALFORMED, **OUT_OF_RANGE}.items():
         assert key in logged, key
         assert reason in logged, reason
-        assert key not in by_key
+        assert key not in requested
 
     # The last tick requested nothing; it listed only the two stray keys that sit outside any
     # camera prefix, and did not report them again.
@@ -130,7 +148,8 @@ def test_sensor_sees_new_videos_and_new_stores_after_the_cursor(stack, s3, fresh
         s3, videos_bucket, ["store-001/cam-1/2026-06-10/090000.mp4", "store-001/cam-1/2026-06-10/091500.mp4"]
     )
     first = _tick(instance, resources, None)
-    assert [r.tags["rva/video_key"] for r in first.run_requests] == [
+    [both] = first.run_requests  # one store-day: one run for its two videos
+    assert _videos_of(both) == [
         "store-001/cam-1/2026-06-10/090000.mp4",
         "store-001/cam-1/2026-06-10/091500.mp4",
     ]
@@ -150,12 +169,34 @@ def test_sensor_sees_new_videos_and_new_stores_after_the_cursor(stack, s3, fresh
         ],
     )
     third = _tick(instance, resources, again.cursor)
-    requested = {r.tags["rva/video_key"]: r for r in third.run_requests}
-    assert set(requested) == {
-        "store-001/cam-1/2026-06-10/093000.mp4",
-        "store-001/cam-2/2026-06-10/080000.mp4",
-        "store-007/cam-1/2026-06-11/120000_entrance.avi",
+    by_partition = {r.partition_key: sorted(_videos_of(r)) for r in third.run_requests}
+    assert by_partition == {
+        "2026-06-10|store-001": [
+            "store-001/cam-1/2026-06-10/093000.mp4",
+            "store-001/cam-2/2026-06-10/080000.mp4",
+        ],
+        "2026-06-11|store-007": ["store-007/cam-1/2026-06-11/120000_entrance.avi"],
     }
-    assert requested["store-007/cam-1/2026-06-11/120000_entrance.avi"].partition_key == "2026-06-11|store-007"
     assert third.dynamic_partitions_requests[0].partition_keys == ["store-007"]
     assert sorted(instance.get_dynamic_partitions(STORES_PARTITIONS_NAME)) == ["store-001", "store-007"]
+
+
+def test_batches_are_bounded_and_their_run_keys_name_exactly_their_objects() -> None:
+    def new(key: str, etag: str = "e1") -> NewVideo:
+        return NewVideo(parse_video_key(key), etag, 1)
+
+    day = [new(f"store-001/cam-{c}/2026-06-10/09{m:02d}00.mp4") for m in range(3) for c in range(1, 31)]
+    requests = batch_run_requests(day)  # 90 videos of one store-day
+    assert [len(_videos_of(r)) for r in requests] == [
+        MAX_VIDEOS_PER_RUN,
+        MAX_VIDEOS_PER_RUN,
+        90 - 2 * MAX_VIDEOS_PER_RUN,
+    ]
+    assert [k for r in requests for k in _videos_of(r)] == [n.video.key for n in day]  # arrival order kept
+
+    one = [new("store-001/cam-1/2026-06-10/090000.mp4")]
+    assert batch_run_requests(one)[0].run_key == batch_run_requests(one)[0].run_key  # stable
+    reuploaded = [new("store-001/cam-1/2026-06-10/090000.mp4", etag="e2")]
+    assert (
+        batch_run_requests(reuploaded)[0].run_key != batch_run_requests(one)[0].run_key
+    )  # new bytes, new run

@@ -42,7 +42,7 @@ def test_a_late_evening_video_is_the_next_utc_day_and_stays_in_its_store_day(
 
     run = sd.run(instance, resources, request.partition_key, request.run_config, request.tags)
     assert run.success
-    [entry] = run.output_for_node("rva__raw_videos")
+    [entry] = run.output_for_node("rva__raw_videos").entries
     assert entry.video.start_time.isoformat() == "2026-06-02T03:00:00+00:00"
     lines = [
         json.loads(line) for line in sd.ndjson(s3, sd.metadata(run, "detections")["ndjson_objects"][key])

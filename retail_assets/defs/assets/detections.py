@@ -18,7 +18,7 @@ from retail_assets.defs.checks import (
 )
 from retail_assets.defs.jobs import PER_PARTITION_BACKFILL
 from retail_assets.defs.names import DETECTIONS, KEY_PREFIX
-from retail_assets.defs.partitions import partition_store_day, store_day_partitions
+from retail_assets.defs.partitions import store_day_partitions
 from retail_assets.defs.resources import ObjectStoreResource
 from retail_assets.detections.ndjson_store import (
     StoreDayDetections,
@@ -28,7 +28,7 @@ from retail_assets.detections.ndjson_store import (
     infer_video,
     stored_preview,
 )
-from retail_assets.inventory.manifest import VideoManifestEntry
+from retail_assets.inventory.manifest import VideoManifest
 from retail_assets.vision.config import PipelineConfig
 from retail_assets.vision.pipeline import PipelineStats, VideoPipeline
 from retail_assets.vision.trackers import TRACKERS
@@ -54,10 +54,6 @@ class DetectionsConfig(dg.Config):
     tracker: str = Field(
         default=_PIPELINE_DEFAULTS.tracker,
         description="tracker: " + ", ".join(TRACKERS) + " ('none' = no track ids)",
-    )
-    video_keys: list[str] = Field(
-        default_factory=list,
-        description="infer only these video keys (the sensor sets its video); empty = every video of the partition",
     )
 
     def pipeline_config(self) -> PipelineConfig:
@@ -116,27 +112,15 @@ def detections(
     context: dg.AssetExecutionContext,
     config: DetectionsConfig,
     object_store: ObjectStoreResource,
-    raw_videos: list[VideoManifestEntry],
+    raw_videos: VideoManifest,
 ):
-    store_day = partition_store_day(context)
+    store_day = raw_videos.store_day
     client = object_store.client()
     bucket = object_store.detections_bucket
-    readable = [v for v in raw_videos if v.readable]
-    wanted = set(config.video_keys)
-    listed = {v.video.key for v in raw_videos}
-    failures = [
-        VideoFailure(v.uri, v.error or "unreadable")
-        for v in raw_videos
-        if not v.readable and (not wanted or v.video.key in wanted)
-    ]
-    for key in sorted(wanted - listed):
-        context.log.warning(
-            f"video key {key!r} from run config is not in partition {store_day.key} (deleted?)"
-        )
-
+    readable = raw_videos.readable
+    failures = [VideoFailure(v.uri, v.error or "unreadable") for v in raw_videos.entries if not v.readable]
     pipeline = VideoPipeline(config.pipeline_config()) if readable else None
     current: list[VideoDetections] = []
-    pending: list[str] = []
     inferred_stats: list[PipelineStats] = []
     previews: list[tuple[str, bytes]] = []
     with tempfile.TemporaryDirectory(prefix="rva-detections-") as tmp:
@@ -146,9 +130,6 @@ def detections(
             if existing is not None and not config.force:
                 current.append(existing)
                 context.log.info(f"{video.uri}: NDJSON is current, skipped")
-                continue
-            if wanted and video.video.key not in wanted:
-                pending.append(video.video.key)
                 continue
             context.log.info(f"{video.uri}: inferring with {pipeline.model_fingerprint}")
             try:
@@ -166,16 +147,15 @@ def detections(
                 f"{stats.tracks} tracks at {stats.fps} fps -> {made.ndjson_uri}"
             )
 
-    value = StoreDayDetections(store_day, tuple(current), tuple(pending), tuple(failures))
+    value = StoreDayDetections(store_day, raw_videos.scope, tuple(current), tuple(failures))
     frames = sum(s.frames_processed for s in inferred_stats)
     seconds = sum(s.seconds for s in inferred_stats)
     metadata: dict[str, Any] = {
         "dagster/row_count": value.lines,
-        "videos": len(raw_videos),
+        "videos": len(raw_videos.entries),
         "videos_current": len(current),
         "videos_inferred": len(inferred_stats),
         "videos_skipped_current": len(current) - len(inferred_stats),
-        "videos_pending": len(pending),
         "videos_failed": len(failures),
         "frames_processed": frames,
         "detections": sum(s.detections for s in inferred_stats),

@@ -99,19 +99,22 @@ def pulsar_events(
     finally:
         client.close()
 
-    # Receipts of videos deleted from the bucket go, so the partition's bronze follows the bucket.
+    # Receipts of videos deleted from the bucket go, so the partition's bronze follows the bucket:
+    # in a whole-day run every receipt is looked at, in a run for some videos only theirs.
+    if detections.scope is None:
+        others = [r.video_key for r in store.list_partition(store_day) if r.video_key not in receipts]
+    else:
+        others = [k for k in detections.scope if k not in receipts and store.get(store_day, k) is not None]
     dropped = []
-    for receipt in store.list_partition(store_day):
-        if receipt.video_key in receipts:
-            continue
-        if not video_exists(s3, object_store.videos_bucket, receipt.video_key):
-            store.delete(store_day, receipt.video_key)
-            dropped.append(receipt.video_key)
-            context.log.info(
-                f"dropped the receipt of {receipt.video_key}: the video is no longer in the bucket"
-            )
+    for video_key in others:
+        if not video_exists(s3, object_store.videos_bucket, video_key):
+            store.delete(store_day, video_key)
+            dropped.append(video_key)
+            context.log.info(f"dropped the receipt of {video_key}: the video is no longer in the bucket")
 
-    value = PublishedStoreDay(store_day, tuple(sorted(receipts.values(), key=lambda r: r.video_key)))
+    value = PublishedStoreDay(
+        store_day, detections.scope, tuple(sorted(receipts.values(), key=lambda r: r.video_key))
+    )
     yield dg.Output(
         value,
         metadata={
