@@ -28,6 +28,7 @@ import itertools
 import json
 import random
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,8 +51,9 @@ from pyiceberg.expressions import And, BooleanExpression, EqualTo, In
 from pyiceberg.io.pyarrow import _dataframe_to_data_files
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
-from pyiceberg.table import Table
+from pyiceberg.table import Table, Transaction
 from pyiceberg.table.snapshots import Snapshot
+from pyiceberg.table.update.snapshot import ExpireSnapshots
 from pyiceberg.transforms import IdentityTransform
 from pyiceberg.types import DateType, NestedField, StringType, TimestamptzType
 
@@ -105,12 +107,24 @@ BRONZE_PARTITION_SPEC = PartitionSpec(
 # table state. A re-based partition delete does not see rows that a concurrent writer of the
 # same partition just committed, which would leave both writers' rows. The bronze writer turns
 # that off and instead redoes its whole partition write on the refreshed table.
+SNAPSHOTS_KEPT_PROPERTY = "rva.snapshots-kept"
+DEFAULT_SNAPSHOTS_KEPT = 32
 BRONZE_TABLE_PROPERTIES = {
     "commit.retry.num-retries": "0",
     # Iceberg truncates string bounds to 16 characters by default, which would make every file of
     # a camera a candidate for a video's delete; full bounds name the one video in each file.
     "write.metadata.metrics.column.video_key": "full",
+    # Every write adds a manifest; merged once a few pile up, planning a write (which reads every
+    # manifest of the partition) stays cheap however many videos the day already holds.
+    "commit.manifest-merge.enabled": "true",
+    "commit.manifest.min-count-to-merge": "8",
 }
+# Set when missing, and then the operator's to change (`ALTER TABLE ... SET TBLPROPERTIES`, or
+# pyiceberg's `set_properties`). pyiceberg copies the whole table metadata several times per
+# commit, so a commit's cost grows with the snapshots kept: each write expires all but the newest
+# ones (metadata only: no file is deleted and a reader of an expired snapshot still reads; removing
+# files no snapshot references is the maintenance job's work).
+BRONZE_TABLE_DEFAULTS = {SNAPSHOTS_KEPT_PROPERTY: str(DEFAULT_SNAPSHOTS_KEPT)}
 _TS = pa.timestamp("us", tz="UTC")
 # The Arrow type each Iceberg type of the bronze schema is written as (plain `string`, where
 # pyiceberg's own conversion would give `large_string`).
@@ -139,7 +153,7 @@ class BronzeCommit:
     rows_replaced: int  # rows the commit removed (the previous rows of the same scope)
     duplicates_dropped: int
     snapshot_id: int | None
-    data_files: list[str]  # the files that now hold the scope's rows
+    data_files: list[str]  # the files this write added: they hold the scope's rows
     receipts: int = 0
     messages_read: int = 0
     commit_attempts: int = 1
@@ -163,9 +177,13 @@ def ensure_bronze_table(catalog: Catalog, identifier: str = BRONZE_TABLE) -> Tab
     missing = [name for name, _, _ in _COLUMNS if name not in table.schema().column_names]
     if missing:
         raise SetupError(f"Iceberg table {identifier} exists but lacks bronze column(s) {', '.join(missing)}")
-    if any(table.properties.get(k) != v for k, v in BRONZE_TABLE_PROPERTIES.items()):
+    wanted = {
+        **{k: v for k, v in BRONZE_TABLE_DEFAULTS.items() if k not in table.properties},
+        **{k: v for k, v in BRONZE_TABLE_PROPERTIES.items() if table.properties.get(k) != v},
+    }
+    if wanted:
         with contextlib.suppress(CommitFailedException):  # another writer set them at the same moment
-            table.transaction().set_properties(BRONZE_TABLE_PROPERTIES).commit_transaction()
+            table.transaction().set_properties(wanted).commit_transaction()
         table = catalog.load_table(identifier)
     return table
 
@@ -290,26 +308,34 @@ def _write_once(
     properties = {SNAPSHOT_RUN_ID: run_id, SNAPSHOT_PARTITION: store_day.key}
     before = {snapshot.snapshot_id for snapshot in table.snapshots()}
     txn = table.transaction()
+    _expire_old_snapshots(txn, table)
     target = partition_filter(store_day) if scope is None else videos_filter(store_day, scope)
-    # Deleting from an empty partition (its first write) only makes pyiceberg warn. If another
-    # writer adds rows meanwhile, our commit is rejected (the table moved) and redone.
-    if any(True for _ in table.scan(row_filter=target).plan_files()):
+    # The delete plans the files to drop once (a first write of the scope finds none, and adds no
+    # snapshot; pyiceberg's warning about it is noise here). If another writer adds rows
+    # meanwhile, our commit is rejected (the table moved) and redone.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Delete operation did not match any records")
         txn.delete(target, snapshot_properties=properties)
     batches = _Batches(store_day, run_id, ingested_at, batch_size)
     received = prefetched(lambda: _columns_of(client, receipts, batch_size), name="bronze-pulsar-reader")
     files_written = itertools.count(0)
+    files: list[str] = []
     try:
-        with txn.update_snapshot(snapshot_properties=properties).fast_append() as append:
+        # merge_append keeps the manifest count small (table properties below), so planning the
+        # next write reads a few manifests, not one per earlier commit.
+        with txn.update_snapshot(snapshot_properties=properties).merge_append() as append:
             for video_rows in batches.build(received):
-                # One call per batch of one video: its files hold that video's rows only.
+                # One call per batch of one video: its files hold that video's rows only. The
+                # table's metadata as loaded serves: the delete changes no schema, spec or property.
                 for data_file in _dataframe_to_data_files(
-                    table_metadata=txn.table_metadata,
+                    table_metadata=table.metadata,
                     df=video_rows,
                     io=table.io,
                     write_uuid=append.commit_uuid,
                     counter=files_written,
                 ):
                     append.append_data_file(data_file)
+                    files.append(data_file.file_path)
                 if on_batch is not None:
                     on_batch(batches.rows)
     finally:
@@ -317,7 +343,6 @@ def _write_once(
     committed = txn.commit_transaction()
     snapshot = committed.current_snapshot()
     ours = [s for s in committed.snapshots() if s.snapshot_id not in before]
-    files = [task.file.file_path for task in committed.scan(row_filter=target).plan_files()]
     return BronzeCommit(
         table=identifier,
         store_day=store_day,
@@ -331,6 +356,20 @@ def _write_once(
         messages_read=batches.messages,
         commit_attempts=attempt,
     )
+
+
+def _expire_old_snapshots(txn: Transaction, table: Table) -> None:
+    """Stage the expiry of all but the newest snapshots (the table's `rva.snapshots-kept`)."""
+    kept = int(table.properties.get(SNAPSHOTS_KEPT_PROPERTY, DEFAULT_SNAPSHOTS_KEPT))
+    history = sorted(table.snapshots(), key=lambda snapshot: snapshot.timestamp_ms)
+    current = table.current_snapshot()
+    old = [
+        snapshot.snapshot_id
+        for snapshot in history[: max(len(history) - kept, 0)]
+        if current is None or snapshot.snapshot_id != current.snapshot_id
+    ]
+    if old:
+        ExpireSnapshots(txn).by_ids(old).commit()
 
 
 def _summary_int(snapshot: Snapshot, name: str) -> int:

@@ -14,7 +14,12 @@ import pyarrow.compute as pc
 from pyiceberg.table.snapshots import Summary
 
 from retail_assets.contracts.store_day import StoreDay
-from retail_assets.lakehouse.bronze import SNAPSHOT_RUN_ID, ensure_bronze_table, partition_filter
+from retail_assets.lakehouse.bronze import (
+    SNAPSHOT_RUN_ID,
+    SNAPSHOTS_KEPT_PROPERTY,
+    ensure_bronze_table,
+    partition_filter,
+)
 from retail_assets_tests.lakehouse.helpers import (
     partition_rows,
     publish,
@@ -198,4 +203,26 @@ def test_a_video_write_killed_midway_changes_nothing_and_the_rerun_is_exact(
     expected = [line.decode() for _, _, lines in (*videos.values(), *added.values()) for line in lines]
     assert commit.rows == 3000 and rows.num_rows == 4000
     assert pc.count_distinct(rows["event_id"]).as_py() == 4000
+    assert Counter(rows["payload"].to_pylist()) == Counter(expected)
+
+
+def test_each_write_keeps_the_newest_snapshots_only_and_the_rows_stay_exact(
+    catalog, table_id, pulsar_client, s3, unique_topic, receipt_store
+) -> None:
+    table = ensure_bronze_table(catalog, table_id)
+    assert table.properties[SNAPSHOTS_KEPT_PROPERTY] == "32"  # the default, set on creation
+    table.transaction().set_properties({SNAPSHOTS_KEPT_PROPERTY: "3"}).commit_transaction()
+    videos = _publish_videos(
+        pulsar_client, s3, unique_topic, receipt_store, {f"cam-{n:02d}": 10 + n for n in range(1, 7)}
+    )
+    for n, (video, _, _) in enumerate(videos.values()):
+        write_videos(
+            catalog, pulsar_client, [receipt_store.get(PARTITION, video)], table_id, PARTITION, f"r{n}"
+        )
+        assert len(catalog.load_table(table_id).snapshots()) <= 3 + 1  # the kept ones + this write's
+
+    table = ensure_bronze_table(catalog, table_id)
+    assert table.properties[SNAPSHOTS_KEPT_PROPERTY] == "3"  # the operator's setting stands
+    rows = partition_rows(catalog, table_id, PARTITION)
+    expected = [line.decode() for _, _, lines in videos.values() for line in lines]
     assert Counter(rows["payload"].to_pylist()) == Counter(expected)
