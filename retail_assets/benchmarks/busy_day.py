@@ -51,6 +51,7 @@ from retail_assets.lakehouse.bronze import (
     write_bronze_videos,
 )
 from retail_assets.lakehouse.catalog import open_catalog
+from retail_assets.settings import Settings
 from retail_assets.streaming.connection import open_client
 from retail_assets.streaming.dead_letters import LocalDeadLetterSink
 from retail_assets.streaming.publisher import publish_ndjson
@@ -62,6 +63,7 @@ VIDEO_EVERY_S = 300
 # Keys must stay within the day (HHMMSS) and distinct.
 MAX_VIDEOS = CAMERAS * ((24 * 3600 - FIRST_VIDEO_S) // VIDEO_EVERY_S)
 MARKS = (1, 50, 100)  # the videos reported besides the last
+WINDOW = 10  # videos at each end whose median seconds are compared
 
 
 def arrival(index: int) -> tuple[str, time_of_day]:
@@ -161,6 +163,12 @@ def _ratio(a: float, b: float) -> float | None:
     return round(a / b, 2) if b > 0 else None
 
 
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def summarize(run: PathRun, marks: list[int]) -> dict[str, Any]:
     """The JSON figures of one path."""
     touched = run.rows_touched
@@ -174,6 +182,10 @@ def summarize(run: PathRun, marks: list[int]) -> dict[str, Any]:
         "total_rows_replaced": sum(run.rows_replaced),
         "total_rows_touched": sum(touched),
         "last_over_first_seconds": _ratio(run.seconds[-1], run.seconds[0]),
+        # One call of a fifth of a second is noisy; the medians of the first and last ten say more.
+        "last10_over_first10_median_seconds": _ratio(
+            _median(run.seconds[-WINDOW:]), _median(run.seconds[:WINDOW])
+        ),
         "last_over_first_rows_touched": _ratio(touched[-1], touched[0]),
         "per_video_seconds": [round(s, 4) for s in run.seconds],
         "per_video_rows_written": run.rows_written,
@@ -204,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     run_id = uuid.uuid4().hex[:8]
     load_start = os.getloadavg()[0]
     with environment_stack() as (where, _), tempfile.TemporaryDirectory() as tmp:
-        client = open_client(os.environ["PULSAR_SERVICE_URL"])
+        client = open_client(Settings.from_env().pulsar_service_url)
         catalog = open_catalog(args.catalog)
         topic = f"persistent://retail/metadata/busy-day-{run_id}"
         tables = {
@@ -326,7 +338,9 @@ def _print_table(results: dict[str, Any], marks: list[int], checks: dict[str, An
         return "n/a" if value is None else f"x{value}"
 
     print(
-        f"ratios: incremental last/first {times(results['incremental_last_over_first_seconds'])} (seconds); "
+        f"ratios: incremental last/first {times(results['incremental_last_over_first_seconds'])} (seconds), "
+        f"median of the last {WINDOW} / first {WINDOW} "
+        f"{times(results['incremental']['last10_over_first10_median_seconds'])}; "
         f"full last/first {times(results['full_last_over_first_seconds'])} (seconds), "
         f"{times(results['full']['last_over_first_rows_touched'])} (rows); "
         f"total full/incremental {times(results['full_over_incremental_total_seconds'])} (seconds), "

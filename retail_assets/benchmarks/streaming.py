@@ -34,6 +34,7 @@ import pyarrow as pa
 from retail_assets.benchmarks.synthetic import DAY, STORE_DAY, environment_stack, make_lines, video_key
 from retail_assets.lakehouse.bronze import ARROW_SCHEMA, partition_filter, write_bronze_partition
 from retail_assets.lakehouse.catalog import open_catalog
+from retail_assets.settings import Settings
 from retail_assets.streaming.connection import open_client
 from retail_assets.streaming.dead_letters import LocalDeadLetterSink
 from retail_assets.streaming.publisher import publish_ndjson
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     run = uuid.uuid4().hex[:8]
     with environment_stack() as (where, service_pids), tempfile.TemporaryDirectory() as tmp:
         clock = _Clock(service_pids)
-        client = open_client(os.environ["PULSAR_SERVICE_URL"])
+        client = open_client(Settings.from_env().pulsar_service_url)
         catalog = open_catalog(args.catalog)
         topic = f"persistent://retail/metadata/bench-{run}"
         table_id = f"rva.bench_bronze_{run}"

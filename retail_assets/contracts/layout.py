@@ -15,7 +15,7 @@ Detections bucket, per video (`<video key>` as above):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -50,9 +50,6 @@ class VideoKey:
     def name(self) -> str:
         """The file name: `090000.mp4`."""
         return self.key.rsplit("/", 1)[-1]
-
-    def with_start_time(self, start_time: datetime) -> VideoKey:
-        return replace(self, start_time=start_time)
 
     def detections_key(self, model_fingerprint: str) -> str:
         """Where this video's NDJSON lives in the detections bucket, per model fingerprint.
