@@ -81,7 +81,8 @@ def make_token(subject: str, signing_key: str) -> str:
     if not subject:
         raise SecretsError("a Pulsar token needs a role name (the JWT's sub claim)")
     key = base64.b64decode(signing_key, validate=True)
-    signing_input = f"{_b64url(_compact_json({'alg': 'HS256', 'typ': 'JWT'}))}.{_b64url(_compact_json({'sub': subject}))}"
+    header = _b64url(_compact_json({"alg": "HS256", "typ": "JWT"}))
+    signing_input = f"{header}.{_b64url(_compact_json({'sub': subject}))}"
     signature = hmac.new(key, signing_input.encode("ascii"), hashlib.sha256).digest()
     return f"{signing_input}.{_b64url(signature)}"
 
