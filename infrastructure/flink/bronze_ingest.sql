@@ -46,6 +46,9 @@ CREATE TEMPORARY TABLE pulsar_events (
   'topics' = 'persistent://retail/metadata/events',
   'service-url' = 'pulsar://pulsar:6650',
   'admin-url' = 'http://pulsar:8080',
+  -- The pipeline role's token; the flink-sql container fills it in from PULSAR_AUTH_TOKEN.
+  'pulsar.client.authPluginClassName' = 'org.apache.pulsar.client.impl.auth.AuthenticationToken',
+  'pulsar.client.authParams' = 'token:@PULSAR_AUTH_TOKEN@',
   'source.subscription-name' = 'flink-bronze',
   'source.start.message-id' = 'earliest',
   'format' = 'raw'
