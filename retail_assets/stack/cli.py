@@ -16,7 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     down = sub.add_parser("down", help="stop the processes this stack started; data is kept")
     down.add_argument("--purge", action="store_true", help="also delete the state directory")
     sub.add_parser("status", help="each service, its endpoint, pid and health")
-    env = sub.add_parser("env", help="print `export NAME=value` lines for a shell, dagster dev or other tools")
+    env = sub.add_parser(
+        "env", help="print `export NAME=value` lines for a shell, dagster dev or other tools"
+    )
     env.add_argument(
         "--redact", action="store_true", help="print secret values as *** (to paste into a report or a chat)"
     )

@@ -80,7 +80,10 @@ def test_up_twice_status_env_down_up_keeps_data_ports_and_own_credentials(
         assert env["PYICEBERG_CATALOG__LAKEHOUSE__WAREHOUSE"] == "s3://warehouse/"
         # The stack runs with the credentials set before `stack up`; the development pair is refused.
         # The pipeline's pair is AWS_*, the catalog's FileIO uses it too; the admin's has its own names.
-        assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == (OWN_PIPELINE_KEY, OWN_PIPELINE_SECRET)
+        assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == (
+            OWN_PIPELINE_KEY,
+            OWN_PIPELINE_SECRET,
+        )
         assert (env["RVA_STACK_ADMIN_ACCESS_KEY"], env["RVA_STACK_ADMIN_SECRET_KEY"]) == (
             OWN_ACCESS_KEY,
             OWN_SECRET_KEY,
