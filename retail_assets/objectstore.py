@@ -9,7 +9,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
-from retail_assets.errors import STACK_HINT, SetupError
+from retail_assets.errors import STACK_HINT, SetupError, redact_uri
 
 
 def make_s3_client(
@@ -35,7 +35,8 @@ def make_s3_client(
 
 
 def describe_endpoint(client: Any) -> str:
-    return str(client.meta.endpoint_url)
+    """The client's endpoint as errors may show it (any user info in the URL redacted)."""
+    return redact_uri(client.meta.endpoint_url)
 
 
 def check_bucket(client: Any, bucket: str, setting: str = "bucket") -> None:

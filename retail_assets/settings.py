@@ -2,19 +2,20 @@
 
 The same names serve the embedded stack (printed by `retail-assets stack env`) and production
 (`.env.example`). Iceberg is configured through pyiceberg's own `PYICEBERG_CATALOG__<NAME>__*`
-variables, so only the catalog name lives here. Secrets (S3 keys) are not read here: boto3 and
-the Dagster resources take them from the environment when a client is made, so they never sit in
-a settings object that might be printed.
+variables, so only the catalog name lives here. S3 keys are not read here: boto3 and the Dagster
+resources take them from the environment when a client is made. The one secret read here, the
+Pulsar token, is kept out of `repr` so a printed or logged `Settings` never shows it.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from retail_assets.errors import InputError
+from retail_assets.errors import InputError, SetupError
 
 DEFAULT_SERVICE_URL = "pulsar://127.0.0.1:6650"
 DEFAULT_TOPIC = "persistent://retail/metadata/events"
@@ -41,6 +42,8 @@ class Settings:
     namespace: str
     start_date: date  # the first store-day partition
     store_timezone: str  # IANA name; a store-day and a key's HHMMSS are read in it
+    require_pulsar_auth: bool = False  # production: no Pulsar client without a token
+    pulsar_auth_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -58,7 +61,46 @@ class Settings:
             namespace=_env("RVA_NAMESPACE", DEFAULT_NAMESPACE),
             start_date=_start_date(_env("RVA_START_DATE", DEFAULT_START_DATE)),
             store_timezone=_timezone(_env("RVA_STORE_TIMEZONE", DEFAULT_TIMEZONE)),
+            require_pulsar_auth=require_pulsar_auth(),
+            pulsar_auth_token=pulsar_auth_token(),
         )
+
+
+def require_pulsar_auth() -> bool:
+    """RVA_REQUIRE_PULSAR_AUTH: true where the broker checks tokens (production), so a missing
+    token fails before any work instead of as a refused connection part-way through a run."""
+    value = os.environ.get("RVA_REQUIRE_PULSAR_AUTH", "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise InputError(f"RVA_REQUIRE_PULSAR_AUTH={value!r} must be true or false")
+
+
+def pulsar_auth_token() -> str | None:
+    """The Pulsar token from PULSAR_AUTH_TOKEN, else from the file PULSAR_AUTH_TOKEN_FILE names.
+
+    A file (a Docker/Kubernetes secret) keeps the token out of the process environment; its
+    surrounding whitespace (the trailing newline of `echo token > file`) is not part of it.
+    """
+    token = os.environ.get("PULSAR_AUTH_TOKEN", "").strip()
+    if token:
+        return token
+    path = os.environ.get("PULSAR_AUTH_TOKEN_FILE", "").strip()
+    if not path:
+        return None
+    return read_token_file(path, "PULSAR_AUTH_TOKEN_FILE")
+
+
+def read_token_file(path: str, setting: str) -> str:
+    """The token held in `path`; SetupError naming `setting` (never the content) when unusable."""
+    try:
+        token = Path(path).read_text().strip()
+    except OSError as exc:
+        raise SetupError(f"{setting}={path} cannot be read ({exc.strerror or exc})") from None
+    if not token:
+        raise SetupError(f"{setting}={path} is empty: it must hold the Pulsar token")
+    return token
 
 
 def _start_date(value: str) -> date:

@@ -24,12 +24,27 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_OUTPUT = REPO_ROOT / "test-output"
 
 
+# The session stack's keys: new for every run and recognisable, so a test can search logs, run
+# configuration and errors for them (retail_assets_tests/dagster/test_secrets.py).
+STACK_CREDENTIALS = {
+    "RVA_STACK_ACCESS_KEY": f"admin-{secrets.token_hex(4)}",
+    "RVA_STACK_SECRET_KEY": f"admin-secret-{secrets.token_hex(12)}",
+    "RVA_STACK_PIPELINE_ACCESS_KEY": f"pipeline-{secrets.token_hex(4)}",
+    "RVA_STACK_PIPELINE_SECRET_KEY": f"pipeline-secret-{secrets.token_hex(12)}",
+}
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
-    """A running stack on free ports; its settings are exported to os.environ for the session."""
+    """A running stack on free ports; its settings are exported to os.environ for the session.
+
+    Its credentials stay in os.environ too, so a `retail-assets … --dir <its root>` subprocess
+    (the demo) finds the same stack identities.
+    """
+    saved = dict(os.environ)
+    os.environ.update(STACK_CREDENTIALS)
     embedded = EmbeddedStack(tmp_path_factory.mktemp("stack"))
     embedded.up()
-    saved = dict(os.environ)
     os.environ.update(embedded.env())
     try:
         yield embedded
@@ -41,6 +56,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
 
 @pytest.fixture
 def s3(stack: EmbeddedStack):
+    """The stack's ADMIN client: tests play the operator and the cameras (create buckets, upload
+    videos). What the pipeline does runs with the pipeline identity (`pipeline_s3`, AWS_* env)."""
+    from retail_assets.objectstore import make_s3_client
+
+    env = stack.env()
+    return make_s3_client(
+        env["AWS_ENDPOINT_URL_S3"],
+        "us-east-1",
+        env["RVA_STACK_ADMIN_ACCESS_KEY"],
+        env["RVA_STACK_ADMIN_SECRET_KEY"],
+    )
+
+
+@pytest.fixture
+def pipeline_s3(stack: EmbeddedStack):
+    """A client with the pipeline's identity (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY of `stack env`)."""
     from retail_assets.objectstore import make_s3_client
 
     env = stack.env()

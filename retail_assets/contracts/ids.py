@@ -7,11 +7,11 @@ import re
 from retail_assets.errors import InputError
 
 ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"
-_ID = re.compile(rf"^{ID_PATTERN}$")
+_ID = re.compile(ID_PATTERN)  # fullmatch: `$` would also accept a trailing newline
 
 
 def is_id(value: str) -> bool:
-    return bool(_ID.match(value))
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
 
 
 def check_id(value: str, what: str) -> str:

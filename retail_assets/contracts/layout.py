@@ -28,8 +28,8 @@ RECEIPTS_PREFIX = "_receipts"
 DEAD_LETTERS_PREFIX = "_dead_letters"
 _KEY = re.compile(
     rf"^(?P<store>{ID_PATTERN})/(?P<camera>{ID_PATTERN})/(?P<date>\d{{4}}-\d{{2}}-\d{{2}})/"
-    rf"(?P<hms>\d{{6}})(?P<suffix>_[A-Za-z0-9_.-]{{1,64}})?\.(?P<ext>(?i:{'|'.join(VIDEO_EXTENSIONS)}))$"
-)
+    rf"(?P<hms>\d{{6}})(?P<suffix>_[A-Za-z0-9_.-]{{1,64}})?\.(?P<ext>(?i:{'|'.join(VIDEO_EXTENSIONS)}))"
+)  # used with fullmatch: `$` would also accept a key ending in a newline
 
 
 @dataclass(frozen=True)
@@ -71,11 +71,29 @@ def receipts_prefix(store_day: StoreDay, prefix: str = RECEIPTS_PREFIX) -> str:
 
 
 def receipt_key(store_day: StoreDay, video_key: str, prefix: str = RECEIPTS_PREFIX) -> str:
-    return f"{receipts_prefix(store_day, prefix)}{video_key}.json"
+    return f"{receipts_prefix(store_day, prefix)}{check_key_path(video_key, 'video key')}.json"
 
 
 def dead_letter_key(store_day: StoreDay, video_key: str, prefix: str = DEAD_LETTERS_PREFIX) -> str:
+    video_key = check_key_path(video_key, "video key")
     return f"{prefix}/{store_day.day.isoformat()}/{store_day.store_id}/{video_key}.ndjson"
+
+
+_UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
+def check_key_path(key: str, what: str) -> str:
+    """`key` unchanged when it is a plain relative path; InputError otherwise.
+
+    Receipt and dead-letter keys are built from a video key that may come from an NDJSON file's
+    content (`retail-assets publish`): a `..` segment, an absolute path, an empty segment or a
+    control character there would put the object outside its store-day prefix.
+    """
+    if not key or key.startswith("/") or _UNSAFE_CHARS.search(key):
+        raise InputError(f"{what} {key!r} must be a relative path without control characters or '\\'")
+    if any(part in ("", ".", "..") for part in key.split("/")):
+        raise InputError(f"{what} {key!r} must not contain empty, '.' or '..' path segments")
+    return key
 
 
 def _zone(timezone: str) -> ZoneInfo:
@@ -89,7 +107,7 @@ def _zone(timezone: str) -> ZoneInfo:
 
 def parse_video_key(key: str, timezone: str = "UTC", start_time_override: str | None = None) -> VideoKey:
     """Parse `key`; raise InputError saying exactly what does not fit the layout."""
-    match = _KEY.match(key)
+    match = _KEY.fullmatch(key)
     if match is None:
         raise InputError(f"video key {key!r} does not fit the layout: {_why_not(key)}")
     try:

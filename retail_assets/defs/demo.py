@@ -81,9 +81,17 @@ def _run_pipeline(args: argparse.Namespace, day: date) -> int:
     key = f"{store}/{camera}/{day.isoformat()}/090000{args.video.suffix.lower() or '.avi'}"
     resources = resources_from_env()
     s3 = make_s3_client(settings.s3_endpoint_url, settings.s3_region)
+    # The pipeline's identity may only read the videos bucket: the demo plays the camera and
+    # uploads with the stack's admin identity; everything after the upload runs as the pipeline.
+    uploader = make_s3_client(
+        settings.s3_endpoint_url,
+        settings.s3_region,
+        os.environ.get("RVA_STACK_ADMIN_ACCESS_KEY"),
+        os.environ.get("RVA_STACK_ADMIN_SECRET_KEY"),
+    )
     videos_bucket = settings.videos_bucket
     started = time.perf_counter()
-    s3.upload_file(str(args.video), videos_bucket, key)
+    uploader.upload_file(str(args.video), videos_bucket, key)
     print(f"uploaded   {args.video} -> s3://{videos_bucket}/{key}")
 
     instance = dg.DagsterInstance.get()

@@ -6,6 +6,7 @@ the embedded stack and production differ only in environment variables.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import dagster as dg
@@ -14,7 +15,13 @@ from pydantic import Field
 from retail_assets.lakehouse.bronze import bronze_table_identifier
 from retail_assets.lakehouse.catalog import open_catalog
 from retail_assets.objectstore import make_s3_client
-from retail_assets.settings import DEFAULT_CATALOG, DEFAULT_NAMESPACE, DEFAULT_SERVICE_URL, DEFAULT_TOPIC
+from retail_assets.settings import (
+    DEFAULT_CATALOG,
+    DEFAULT_NAMESPACE,
+    DEFAULT_SERVICE_URL,
+    DEFAULT_TOPIC,
+    read_token_file,
+)
 from retail_assets.streaming.connection import open_client
 
 
@@ -37,9 +44,18 @@ class PulsarResource(dg.ConfigurableResource):
 
     service_url: str = DEFAULT_SERVICE_URL
     topic: str = DEFAULT_TOPIC
+    auth_token: str | None = Field(
+        default=None, description="Pulsar token; bind it to dg.EnvVar('PULSAR_AUTH_TOKEN'), never a literal"
+    )
+    auth_token_file: str | None = Field(
+        default=None, description="file holding the Pulsar token (PULSAR_AUTH_TOKEN_FILE)"
+    )
 
     def client(self) -> Any:
-        return open_client(self.service_url)
+        token = self.auth_token or (
+            read_token_file(self.auth_token_file, "PULSAR_AUTH_TOKEN_FILE") if self.auth_token_file else None
+        )
+        return open_client(self.service_url, auth_token=token)
 
 
 class IcebergCatalogResource(dg.ConfigurableResource):
@@ -58,6 +74,12 @@ class IcebergCatalogResource(dg.ConfigurableResource):
         return bronze_table_identifier(self.namespace)
 
 
+def _optional_env(name: str) -> dg.EnvVar | None:
+    # dg.EnvVar fails a run when its variable is unset, and the token is optional (the embedded
+    # stack has none), so it is bound only where the code location's environment sets it.
+    return dg.EnvVar(name) if os.environ.get(name) else None
+
+
 def resources_from_env() -> dict[str, dg.ConfigurableResource]:
     """Resources bound to environment variables, resolved when a run starts (never stored)."""
     return {
@@ -72,6 +94,8 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:
         "pulsar": PulsarResource(
             service_url=dg.EnvVar("PULSAR_SERVICE_URL"),
             topic=dg.EnvVar("PULSAR_TOPIC"),
+            auth_token=_optional_env("PULSAR_AUTH_TOKEN"),
+            auth_token_file=_optional_env("PULSAR_AUTH_TOKEN_FILE"),
         ),
         "lakehouse": IcebergCatalogResource(
             catalog_name=dg.EnvVar("RVA_CATALOG"),

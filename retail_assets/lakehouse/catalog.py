@@ -7,7 +7,7 @@ from typing import Any
 from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.utils.config import Config
 
-from retail_assets.errors import STACK_HINT, SetupError
+from retail_assets.errors import STACK_HINT, SetupError, redact_text, redact_uri
 
 
 def _env_prefix(name: str) -> str:
@@ -22,7 +22,8 @@ def open_catalog(name: str = "lakehouse", **overrides: Any) -> Catalog:
         catalog = load_catalog(name, **properties)
     except ValueError as exc:
         raise SetupError(
-            f"Iceberg catalog '{name}' is not configured ({exc}). Set {_env_prefix(name)}URI and "
+            f"Iceberg catalog '{name}' is not configured ({redact_text(str(exc), properties.get('uri', ''))}). "
+            f"Set {_env_prefix(name)}URI and "
             f"friends (pyiceberg's own settings), or {STACK_HINT}."
         ) from exc
     except Exception as exc:  # a REST catalog is contacted while loading
@@ -35,7 +36,9 @@ def open_catalog(name: str = "lakehouse", **overrides: Any) -> Catalog:
 
 
 def _unreachable(name: str, uri: str, exc: Exception) -> SetupError:
+    # A SQL catalog's URI is a DSN with its password: only the redacted form goes in the message.
     return SetupError(
-        f"Iceberg catalog '{name}' at {uri} is unreachable ({type(exc).__name__}: {exc}). "
+        f"Iceberg catalog '{name}' at {redact_uri(uri)} is unreachable "
+        f"({type(exc).__name__}: {redact_text(str(exc), uri)}). "
         f"Check {_env_prefix(name)}URI, or {STACK_HINT}."
     )

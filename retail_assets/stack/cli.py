@@ -16,7 +16,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     down = sub.add_parser("down", help="stop the processes this stack started; data is kept")
     down.add_argument("--purge", action="store_true", help="also delete the state directory")
     sub.add_parser("status", help="each service, its endpoint, pid and health")
-    sub.add_parser("env", help="print `export NAME=value` lines for a shell, dagster dev or other tools")
+    env = sub.add_parser(
+        "env", help="print `export NAME=value` lines for a shell, dagster dev or other tools"
+    )
+    env.add_argument(
+        "--redact", action="store_true", help="print secret values as *** (to paste into a report or a chat)"
+    )
+
+
+def is_secret_setting(name: str) -> bool:
+    """Whether the variable `name` holds a secret (a secret key, a REST credential, a token)."""
+    return any(word in name.upper() for word in ("SECRET", "CREDENTIAL", "TOKEN", "PASSWORD"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
             return 0 if all(r.healthy for r in rows) else 1
         elif args.action == "env":
             for name, value in stack.env().items():
+                if args.redact and is_secret_setting(name):
+                    value = "***"
                 print(f"export {name}={shlex.quote(value)}")
     except StackError as exc:
         print(f"retail-assets stack {args.action}: {exc}", file=sys.stderr)

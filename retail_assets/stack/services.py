@@ -3,6 +3,13 @@
 Everything lives under one state directory (default `.retail/`): service data, logs, the
 Iceberg SQL catalog (SQLite) and `stack.json`, which records the ports and pids this stack
 started so that `down` stops only its own processes and a second stack never collides.
+
+SeaweedFS gets two identities (`s3-identities.json`, readable by its owner only): the admin,
+which `stack up` and the tests or the demo use to create buckets and upload videos, and the
+pipeline, which may read and list the videos buckets, read, write and list the detections
+buckets, and use the warehouse and the REST catalog's table bucket. `stack env` exports the
+pipeline's keys as AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (what the pipeline and `dagster dev`
+use) and the admin's as RVA_STACK_ADMIN_ACCESS_KEY/RVA_STACK_ADMIN_SECRET_KEY.
 """
 
 from __future__ import annotations
@@ -30,10 +37,40 @@ from retail_assets.settings import DEFAULT_CATALOG, DEFAULT_NAMESPACE, DEFAULT_T
 BUCKETS = ("videos", "detections", "warehouse")
 TABLE_BUCKET = "rva-tables"
 REST_CATALOG = "lakehouse-rest"
-# Loopback-only development credentials; override with RVA_STACK_ACCESS_KEY / RVA_STACK_SECRET_KEY.
+# Loopback-only development credentials; override with RVA_STACK_ACCESS_KEY / RVA_STACK_SECRET_KEY
+# (the admin) and RVA_STACK_PIPELINE_ACCESS_KEY / RVA_STACK_PIPELINE_SECRET_KEY (the pipeline).
 DEV_ACCESS_KEY = "rva-local"
 DEV_SECRET_KEY = "rva-local-secret"
+DEV_PIPELINE_ACCESS_KEY = "rva-pipeline"
+DEV_PIPELINE_SECRET_KEY = "rva-pipeline-secret"
 STATE_FILE = "stack.json"
+IDENTITIES_FILE = "s3-identities.json"
+
+
+def pipeline_actions() -> list[str]:
+    """The pipeline identity's SeaweedFS actions: `<Action>:<bucket>`, a trailing `*` a prefix.
+
+    `videos*` and `detections*` also cover buckets named `videos-<suffix>` (a test's own pair,
+    a second site's). Write includes deleting objects in SeaweedFS (receipts of deleted videos,
+    replaced dead letters, Iceberg's expired files). The videos are only ever read: no Write there.
+    The table bucket of the REST catalog needs SeaweedFS's S3 Tables action too.
+    """
+    return [
+        "Read:videos*",
+        "List:videos*",
+        "Read:detections*",
+        "Write:detections*",
+        "List:detections*",
+        "Read:warehouse",
+        "Write:warehouse",
+        "List:warehouse",
+        f"Read:{TABLE_BUCKET}",
+        f"Write:{TABLE_BUCKET}",
+        f"List:{TABLE_BUCKET}",
+        f"s3tables:*:{TABLE_BUCKET}",
+    ]
+
+
 SEAWEED_PORTS = (
     "master",
     "master_grpc",
@@ -149,6 +186,13 @@ class EmbeddedStack:
         self.root = Path(root).resolve() if root else default_root()
         self.access_key = os.environ.get("RVA_STACK_ACCESS_KEY") or DEV_ACCESS_KEY
         self.secret_key = os.environ.get("RVA_STACK_SECRET_KEY") or DEV_SECRET_KEY
+        self.pipeline_access_key = os.environ.get("RVA_STACK_PIPELINE_ACCESS_KEY") or DEV_PIPELINE_ACCESS_KEY
+        self.pipeline_secret_key = os.environ.get("RVA_STACK_PIPELINE_SECRET_KEY") or DEV_PIPELINE_SECRET_KEY
+        if self.pipeline_access_key == self.access_key:
+            raise StackError(
+                "RVA_STACK_PIPELINE_ACCESS_KEY must differ from the admin's RVA_STACK_ACCESS_KEY: "
+                "they are two identities"
+            )
 
     # -- state -----------------------------------------------------------------------------
     @property
@@ -289,9 +333,13 @@ class EmbeddedStack:
         rest = f"PYICEBERG_CATALOG__{REST_CATALOG.upper().replace('-', '_')}__"
         return {
             "AWS_ENDPOINT_URL_S3": s3_url,
-            "AWS_ACCESS_KEY_ID": self.access_key,
-            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            # What the pipeline runs with: read-only on videos (see pipeline_actions).
+            "AWS_ACCESS_KEY_ID": self.pipeline_access_key,
+            "AWS_SECRET_ACCESS_KEY": self.pipeline_secret_key,
             "AWS_REGION": "us-east-1",
+            # For creating buckets and uploading videos (the demo, the tests): not the pipeline's.
+            "RVA_STACK_ADMIN_ACCESS_KEY": self.access_key,
+            "RVA_STACK_ADMIN_SECRET_KEY": self.secret_key,
             "RVA_VIDEOS_BUCKET": "videos",
             "RVA_DETECTIONS_BUCKET": "detections",
             "PULSAR_SERVICE_URL": self._pulsar_url(pulsar),
@@ -302,16 +350,18 @@ class EmbeddedStack:
             f"{sql}URI": f"sqlite:///{self.catalog_db}",
             f"{sql}WAREHOUSE": "s3://warehouse/",
             f"{sql}S3__ENDPOINT": s3_url,
-            f"{sql}S3__ACCESS_KEY_ID": self.access_key,
-            f"{sql}S3__SECRET_ACCESS_KEY": self.secret_key,
+            f"{sql}S3__ACCESS_KEY_ID": self.pipeline_access_key,
+            f"{sql}S3__SECRET_ACCESS_KEY": self.pipeline_secret_key,
             f"{sql}S3__REGION": "us-east-1",
             f"{rest}TYPE": "rest",
             f"{rest}URI": self._iceberg_url(seaweed),
             f"{rest}WAREHOUSE": f"s3://{TABLE_BUCKET}/",
-            f"{rest}CREDENTIAL": f"{self.access_key}:{self.secret_key}",
+            # SeaweedFS's Iceberg REST authenticates the same identities (OAuth2 client
+            # credentials = access key:secret key) and checks their actions on the table bucket.
+            f"{rest}CREDENTIAL": f"{self.pipeline_access_key}:{self.pipeline_secret_key}",
             f"{rest}S3__ENDPOINT": s3_url,
-            f"{rest}S3__ACCESS_KEY_ID": self.access_key,
-            f"{rest}S3__SECRET_ACCESS_KEY": self.secret_key,
+            f"{rest}S3__ACCESS_KEY_ID": self.pipeline_access_key,
+            f"{rest}S3__SECRET_ACCESS_KEY": self.pipeline_secret_key,
             f"{rest}S3__REGION": "us-east-1",
             "DAGSTER_HOME": str(self.dagster_home),
             "YOLO_OFFLINE": "true",
@@ -380,10 +430,37 @@ class EmbeddedStack:
             "-webdav=false",
             f"-bucket={','.join(BUCKETS)}",
             f"-tableBucket={TABLE_BUCKET}",
+            f"-s3.config={self._write_identities()}",
         ]
         env = {**os.environ, "AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key}
         pid, created, log = self._spawn("seaweedfs", argv, env, data)
         return ServiceRecord("seaweedfs", pid, created, ports, log)
+
+    def _write_identities(self) -> Path:
+        """SeaweedFS's S3 identities file: the admin and the least-privileged pipeline identity."""
+        config = {
+            "identities": [
+                {
+                    "name": "admin",
+                    "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+                    "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+                },
+                {
+                    "name": "pipeline",
+                    "credentials": [
+                        {"accessKey": self.pipeline_access_key, "secretKey": self.pipeline_secret_key}
+                    ],
+                    "actions": pipeline_actions(),
+                },
+            ]
+        }
+        path = self.root / IDENTITIES_FILE
+        # Created owner-only before the secrets are written into it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(config, out, indent=2)
+        return path
 
     def _start_pulsar(self, rec: ServiceRecord, taken: set[int]) -> ServiceRecord:
         ports = self._reuse_or_pick(rec, ("broker",), taken)
@@ -448,8 +525,8 @@ class EmbeddedStack:
             "uri": env[f"{prefix}URI"],
             "warehouse": env[f"{prefix}WAREHOUSE"],
             "s3.endpoint": env[f"{prefix}S3__ENDPOINT"],
-            "s3.access-key-id": self.access_key,
-            "s3.secret-access-key": self.secret_key,
+            "s3.access-key-id": self.pipeline_access_key,
+            "s3.secret-access-key": self.pipeline_secret_key,
             "s3.region": "us-east-1",
         }
         catalog = SqlCatalog(DEFAULT_CATALOG, **props)

@@ -1,7 +1,9 @@
 """`retail-assets publish`: NDJSON detection events (file, S3 object or stdin) -> Pulsar.
 
 Prints the publish receipt as JSON on stdout; dead letters go to a local NDJSON file. With
-`--receipts-bucket` the receipt is also stored in S3, where the bronze writer finds it.
+`--receipts-bucket` the receipt is also stored in S3, where the bronze writer finds it. The
+broker's token comes from PULSAR_AUTH_TOKEN or PULSAR_AUTH_TOKEN_FILE, never from a flag (a flag
+would show in the process list and the shell history).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from retail_assets.contracts.layout import check_key_path, parse_video_key
 from retail_assets.contracts.store_day import StoreDay
 from retail_assets.errors import InputError
 from retail_assets.settings import DEFAULT_SERVICE_URL, DEFAULT_TOPIC, Settings
@@ -46,7 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--video-key",
-        help="video object key the events came from (default: from the first event's video_uri)",
+        help="video object key <store>/<camera>/<YYYY-MM-DD>/<HHMMSS>.<ext> the events came from "
+        "(default: from the first event's video_uri)",
     )
     parser.add_argument("--run-id", help="run id recorded on every message (default: cli-<UTC time>)")
     parser.add_argument(
@@ -84,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
     lines = iter_source_lines(args.source, s3)
     first_event, lines = _peek_first_event(lines)
     store_day = args.partition_key or _store_day_of(first_event, args.source)
-    video_key = args.video_key or _video_of(first_event, args.source)
+    # The receipt and dead-letter keys are built from the video key, which may come from the
+    # file's content: it is checked before anything is sent or written.
+    video_key = parse_video_key(args.video_key).key if args.video_key else _video_of(first_event, args.source)
     run_id = args.run_id or f"cli-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
     sink = LocalDeadLetterSink(args.dead_letters or _default_dead_letters(args.source))
     client = open_client(args.service_url, operation_timeout_s=args.operation_timeout)
@@ -124,7 +130,7 @@ def _s3_client():
     from retail_assets.objectstore import make_s3_client
 
     settings = Settings.from_env()
-    return make_s3_client(settings.s3_endpoint_url, settings.s3_region)
+    return make_s3_client(settings.s3_endpoint_url, settings.s3_region)  # keys: boto3's own chain
 
 
 def _peek_first_event(lines: Iterable[bytes]) -> tuple[dict | None, Iterator[bytes]]:
@@ -156,8 +162,15 @@ def _store_day_of(event: dict | None, source: str) -> StoreDay:
 def _video_of(event: dict | None, source: str) -> str:
     uri = (event or {}).get("video_uri")
     if isinstance(uri, str) and uri.startswith("s3://") and "/" in uri[5:]:
-        return uri[5:].split("/", 1)[1]
-    return Path(source).name if source != "-" else "stdin"
+        key = uri[5:].split("/", 1)[1]
+        try:
+            return parse_video_key(key).key
+        except InputError as exc:
+            raise InputError(
+                f"{source}: the first event's video_uri {uri!r} is not a video of the layout ({exc}); "
+                "pass --video-key"
+            ) from None
+    return check_key_path(Path(source).name if source != "-" else "stdin", "video key")
 
 
 def _default_dead_letters(source: str) -> str:

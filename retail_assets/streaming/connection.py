@@ -4,27 +4,43 @@ from __future__ import annotations
 
 import pulsar
 
-from retail_assets.errors import STACK_HINT, SetupError
+from retail_assets.errors import STACK_HINT, SetupError, redact_uri
+from retail_assets.settings import pulsar_auth_token, require_pulsar_auth
 
 
-def open_client(service_url: str, operation_timeout_s: int = 10) -> pulsar.Client:
-    """A `pulsar.Client`; the C++ client's INFO chatter is turned down to warnings."""
+def open_client(
+    service_url: str, operation_timeout_s: int = 10, auth_token: str | None = None
+) -> pulsar.Client:
+    """A `pulsar.Client`; the C++ client's INFO chatter is turned down to warnings.
+
+    The token is `auth_token`, else PULSAR_AUTH_TOKEN / PULSAR_AUTH_TOKEN_FILE. With
+    RVA_REQUIRE_PULSAR_AUTH=true a missing token is a SetupError before anything connects: a
+    broker that checks tokens would otherwise refuse the run only once it reaches Pulsar.
+    """
+    token = auth_token or pulsar_auth_token()
+    if token is None and require_pulsar_auth():
+        raise SetupError(
+            f"no Pulsar token for {redact_uri(service_url)}: RVA_REQUIRE_PULSAR_AUTH is true, so set "
+            "PULSAR_AUTH_TOKEN, or PULSAR_AUTH_TOKEN_FILE to a file holding the token."
+        )
+    extra = {"authentication": pulsar.AuthenticationToken(token)} if token else {}
     return pulsar.Client(
         service_url,
         operation_timeout_seconds=operation_timeout_s,
         connection_timeout_ms=5000,
         logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn),
+        **extra,
     )
 
 
-def check_broker(service_url: str, topic: str, timeout_s: int = 5) -> None:
+def check_broker(service_url: str, topic: str, timeout_s: int = 5, auth_token: str | None = None) -> None:
     """Raise SetupError naming the service URL when no broker answers for `topic`."""
-    client = open_client(service_url, operation_timeout_s=timeout_s)
+    client = open_client(service_url, operation_timeout_s=timeout_s, auth_token=auth_token)
     try:
         client.get_topic_partitions(topic)
     except Exception as exc:  # the client raises ConnectError, Timeout or others by version
         raise SetupError(
-            f"Pulsar broker at {service_url} is unreachable for topic {topic} "
+            f"Pulsar broker at {redact_uri(service_url)} is unreachable for topic {topic} "
             f"({type(exc).__name__}: {exc}). Check PULSAR_SERVICE_URL, or {STACK_HINT}."
         ) from exc
     finally:

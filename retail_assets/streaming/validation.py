@@ -24,11 +24,14 @@ from retail_assets.contracts.events import KEY_FIELDS, SCHEMA_VERSION
 from retail_assets.contracts.ids import ID_PATTERN
 
 # Same pattern as `ts` in the JSON Schema: ISO 8601 in UTC.
-TS_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)$"
-_TS = re.compile(TS_PATTERN)
+_TS_BODY = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)"
+# The anchored forms are for Arrow's RE2, whose `$` is the end of the text. Python's `$` also
+# matches before a final newline, so Python checks the unanchored bodies with `fullmatch`.
+TS_PATTERN = f"^{_TS_BODY}$"
+_TS = re.compile(_TS_BODY)
 # The camera id becomes part of the message key `<store_id>/<camera_id>`: keep it a plain id.
 CAMERA_PATTERN = f"^{ID_PATTERN}$"
-_CAMERA = re.compile(CAMERA_PATTERN)
+_CAMERA = re.compile(ID_PATTERN)
 _KEY_SCHEMA = pa.schema(
     [
         ("schema_version", pa.int64()),
@@ -169,10 +172,10 @@ def check_event_line(line: bytes, store_id: str) -> tuple[str | None, str, int]:
             return f"field {name} must be a string, got {type(event[name]).__name__}", "", 0
     if event["store_id"] != store_id:
         return f"store_id {event['store_id']!r} does not belong to this partition's store {store_id!r}", "", 0
-    if not _CAMERA.match(event["camera_id"]):
+    if not _CAMERA.fullmatch(event["camera_id"]):
         return f"camera_id {event['camera_id']!r} must match {ID_PATTERN}", "", 0
     ts = event["ts"]
-    if not _TS.match(ts):
+    if not _TS.fullmatch(ts):
         return f"ts {ts!r} is not an ISO 8601 UTC time (e.g. 2026-11-28T09:00:00.400Z)", "", 0
     try:
         moment = datetime.fromisoformat(ts)

@@ -77,7 +77,11 @@ def fresh_buckets(stack, s3) -> Iterator[tuple[str, str]]:
 
 
 def stack_resources(stack, videos_bucket: str, detections_bucket: str, topic: str) -> dict[str, object]:
-    """The code location's resources with explicit values taken from the stack's environment."""
+    """The code location's resources with explicit values taken from the stack's environment.
+
+    S3 runs with the stack's pipeline identity (read-only on videos), as `dagster dev` does: every
+    test materializing with these resources runs the pipeline with least privilege.
+    """
     env = stack.env()
     return {
         "object_store": ObjectStoreResource(

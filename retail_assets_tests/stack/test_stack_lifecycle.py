@@ -20,12 +20,19 @@ from retail_assets.stack.services import DEV_ACCESS_KEY, DEV_SECRET_KEY
 # Credentials of the user's own, set before `stack up` (never the development pair).
 OWN_ACCESS_KEY = "lifecycle-test-key"
 OWN_SECRET_KEY = "lifecycle-test-secret-0123456789"
+OWN_PIPELINE_KEY = "lifecycle-pipeline-key"
+OWN_PIPELINE_SECRET = "lifecycle-pipeline-secret-0123456789"
 
 
 def cli(state_dir: Path, *args: str, own_credentials: bool = False) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     if own_credentials:
-        env.update(RVA_STACK_ACCESS_KEY=OWN_ACCESS_KEY, RVA_STACK_SECRET_KEY=OWN_SECRET_KEY)
+        env.update(
+            RVA_STACK_ACCESS_KEY=OWN_ACCESS_KEY,
+            RVA_STACK_SECRET_KEY=OWN_SECRET_KEY,
+            RVA_STACK_PIPELINE_ACCESS_KEY=OWN_PIPELINE_KEY,
+            RVA_STACK_PIPELINE_SECRET_KEY=OWN_PIPELINE_SECRET,
+        )
     return subprocess.run(
         [sys.executable, "-m", "retail_assets.cli", "stack", "--dir", str(state_dir), *args],
         capture_output=True,
@@ -72,8 +79,23 @@ def test_up_twice_status_env_down_up_keeps_data_ports_and_own_credentials(
         assert env["PULSAR_SERVICE_URL"] != stack.env()["PULSAR_SERVICE_URL"]
         assert env["PYICEBERG_CATALOG__LAKEHOUSE__WAREHOUSE"] == "s3://warehouse/"
         # The stack runs with the credentials set before `stack up`; the development pair is refused.
-        assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == (OWN_ACCESS_KEY, OWN_SECRET_KEY)
-        assert env["PYICEBERG_CATALOG__LAKEHOUSE__S3__SECRET_ACCESS_KEY"] == OWN_SECRET_KEY
+        # The pipeline's pair is AWS_*, the catalog's FileIO uses it too; the admin's has its own names.
+        assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == (
+            OWN_PIPELINE_KEY,
+            OWN_PIPELINE_SECRET,
+        )
+        assert (env["RVA_STACK_ADMIN_ACCESS_KEY"], env["RVA_STACK_ADMIN_SECRET_KEY"]) == (
+            OWN_ACCESS_KEY,
+            OWN_SECRET_KEY,
+        )
+        assert env["PYICEBERG_CATALOG__LAKEHOUSE__S3__SECRET_ACCESS_KEY"] == OWN_PIPELINE_SECRET
+        # The identities file holding the keys is readable by its owner only.
+        assert (state / "s3-identities.json").stat().st_mode & 0o077 == 0
+        # `stack env --redact` (for sharing) shows every name and no secret.
+        shared = own("env", "--redact")
+        assert shared.returncode == 0 and "AWS_SECRET_ACCESS_KEY='***'" in shared.stdout
+        for printed in (shared.stdout, first.stdout, status.stdout):
+            assert OWN_SECRET_KEY not in printed and OWN_PIPELINE_SECRET not in printed
         s3 = make_s3_client(env["AWS_ENDPOINT_URL_S3"], "us-east-1", OWN_ACCESS_KEY, OWN_SECRET_KEY)
         check_bucket(s3, "videos")
         s3.put_object(Bucket="videos", Key="store-1/cam-1/2026-11-28/090000.mp4", Body=b"kept")
@@ -99,8 +121,8 @@ def test_up_twice_status_env_down_up_keeps_data_ports_and_own_credentials(
         assert env_after["PULSAR_SERVICE_URL"] == env["PULSAR_SERVICE_URL"]
         assert env_after["AWS_ENDPOINT_URL_S3"] == env["AWS_ENDPOINT_URL_S3"]
         assert (env_after["AWS_ACCESS_KEY_ID"], env_after["AWS_SECRET_ACCESS_KEY"]) == (
-            OWN_ACCESS_KEY,
-            OWN_SECRET_KEY,
+            OWN_PIPELINE_KEY,
+            OWN_PIPELINE_SECRET,
         )
         env = env_after
         s3 = make_s3_client(env["AWS_ENDPOINT_URL_S3"], "us-east-1", OWN_ACCESS_KEY, OWN_SECRET_KEY)
