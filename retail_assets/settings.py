@@ -22,6 +22,11 @@ DEFAULT_CATALOG = "lakehouse"
 DEFAULT_NAMESPACE = "rva"
 DEFAULT_START_DATE = "2026-01-01"
 DEFAULT_TIMEZONE = "UTC"
+# People are pixelated in the images Dagster stores and shows (previews) unless switched off:
+# those images reach every user of the UI, who need the boxes, not the faces.
+DEFAULT_BLUR_PEOPLE = True
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 def _env(name: str, default: str) -> str:
@@ -41,6 +46,7 @@ class Settings:
     namespace: str
     start_date: date  # the first store-day partition
     store_timezone: str  # IANA name; a store-day and a key's HHMMSS are read in it
+    blur_people: bool = DEFAULT_BLUR_PEOPLE  # pixelate people in stored/shown preview images
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -58,6 +64,7 @@ class Settings:
             namespace=_env("RVA_NAMESPACE", DEFAULT_NAMESPACE),
             start_date=_start_date(_env("RVA_START_DATE", DEFAULT_START_DATE)),
             store_timezone=_timezone(_env("RVA_STORE_TIMEZONE", DEFAULT_TIMEZONE)),
+            blur_people=_flag("RVA_BLUR_PEOPLE", DEFAULT_BLUR_PEOPLE),
         )
 
 
@@ -76,3 +83,14 @@ def _timezone(value: str) -> str:
             f"RVA_STORE_TIMEZONE={value!r} is not a known timezone (use an IANA name such as 'Europe/Paris')"
         ) from exc
     return value
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise InputError(f"{name}={os.environ[name]!r} is not a switch (use true or false)")
