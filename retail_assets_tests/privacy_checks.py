@@ -3,7 +3,9 @@
 Used by the vision test (the pipeline on the real video) and the Dagster test (the stored
 object). A preview is JPEG-encoded, so nothing is compared exactly: the background is held to a
 small mean difference, people to the loss of their fine detail, which pixelation removes and
-JPEG re-encoding keeps.
+JPEG re-encoding keeps. On PETS09 at quality 85, re-encoding alone leaves a mean difference of
+about 3.5 (the largest of the three channels) and a detail correlation above 0.98 inside a box;
+pixelation gives a mean difference of 28-53 and a correlation near 0.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ import cv2
 import numpy as np
 
 from retail_assets.vision.privacy import PERSON_PAD, pixel_bounds
+
+JPEG_MEAN_DIFF = 5.0  # above what re-encoding alone leaves
+BLUR_MEAN_DIFF = 10.0  # below what pixelating a person leaves
+BLUR_MAX_CORRELATION = 0.35
 
 # Beyond a box: its 2 px outline and, above it, the track id label (`drawing.annotate`).
 OUTLINE_MARGIN = 12
@@ -39,6 +45,11 @@ def frame_of(video: str, index: int) -> np.ndarray:
     finally:
         capture.release()
     return image
+
+
+def _mean_diff(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean over pixels of the largest channel difference."""
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).max(axis=-1).mean())
 
 
 def _detail(image: np.ndarray) -> np.ndarray:
@@ -92,22 +103,22 @@ def assert_people_hidden(preview: np.ndarray, source: np.ndarray, boxes: Sequenc
         shown, original = preview[y1:y2, x1:x2], source[y1:y2, x1:x2]
         # An unblurred person re-encoded as JPEG keeps a correlation near 1.
         correlation = detail_correlation(shown, original)
-        assert correlation < 0.35, (
+        assert correlation < BLUR_MAX_CORRELATION, (
             f"box {box}: the person's detail is still there (correlation {correlation:.2f})"
         )
+        difference = _mean_diff(shown, original)
+        assert difference > BLUR_MEAN_DIFF, f"box {box}: barely changed (mean difference {difference:.1f})"
         checked += 1
     assert checked, f"no box large enough to check among {boxes}"
 
 
-def assert_background_kept(
-    preview: np.ndarray, source: np.ndarray, boxes: Sequence[Box], max_mean_diff: float = 3.0
-) -> None:
+def assert_background_kept(preview: np.ndarray, source: np.ndarray, boxes: Sequence[Box]) -> None:
     """Away from every box, outline and label, the preview is the source frame (up to JPEG)."""
     height, width = source.shape[:2]
     outside = ~people_and_annotations_mask(boxes, width, height)
     assert outside.mean() > 0.3, "the boxes cover too much of the frame to check the background"
-    diff = np.abs(preview.astype(np.int16) - source.astype(np.int16)).max(axis=2)[outside]
-    assert diff.mean() < max_mean_diff, f"background changed: mean difference {diff.mean():.2f}"
+    difference = _mean_diff(preview[outside], source[outside])
+    assert difference < JPEG_MEAN_DIFF, f"background changed: mean difference {difference:.2f}"
     assert (
         detail_correlation(
             np.where(outside[..., None], preview, 0).astype(np.uint8),
