@@ -23,6 +23,11 @@ DEFAULT_CATALOG = "lakehouse"
 DEFAULT_NAMESPACE = "rva"
 DEFAULT_START_DATE = "2026-01-01"
 DEFAULT_TIMEZONE = "UTC"
+# People are pixelated in the images Dagster stores and shows (previews) unless switched off:
+# those images reach every user of the UI, who need the boxes, not the faces.
+DEFAULT_BLUR_PEOPLE = True
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 def _env(name: str, default: str) -> str:
@@ -42,6 +47,7 @@ class Settings:
     namespace: str
     start_date: date  # the first store-day partition
     store_timezone: str  # IANA name; a store-day and a key's HHMMSS are read in it
+    blur_people: bool = DEFAULT_BLUR_PEOPLE  # pixelate people in stored/shown preview images
     require_pulsar_auth: bool = False  # production: no Pulsar client without a token
     pulsar_auth_token: str | None = field(default=None, repr=False)
 
@@ -61,6 +67,7 @@ class Settings:
             namespace=_env("RVA_NAMESPACE", DEFAULT_NAMESPACE),
             start_date=_start_date(_env("RVA_START_DATE", DEFAULT_START_DATE)),
             store_timezone=_timezone(_env("RVA_STORE_TIMEZONE", DEFAULT_TIMEZONE)),
+            blur_people=_flag("RVA_BLUR_PEOPLE", DEFAULT_BLUR_PEOPLE),
             require_pulsar_auth=require_pulsar_auth(),
             pulsar_auth_token=pulsar_auth_token(),
         )
@@ -69,12 +76,7 @@ class Settings:
 def require_pulsar_auth() -> bool:
     """RVA_REQUIRE_PULSAR_AUTH: true where the broker checks tokens (production), so a missing
     token fails before any work instead of as a refused connection part-way through a run."""
-    value = os.environ.get("RVA_REQUIRE_PULSAR_AUTH", "").strip().lower()
-    if value in ("", "0", "false", "no"):
-        return False
-    if value in ("1", "true", "yes"):
-        return True
-    raise InputError(f"RVA_REQUIRE_PULSAR_AUTH={value!r} must be true or false")
+    return _flag("RVA_REQUIRE_PULSAR_AUTH", False)
 
 
 def pulsar_auth_token() -> str | None:
@@ -118,3 +120,14 @@ def _timezone(value: str) -> str:
             f"RVA_STORE_TIMEZONE={value!r} is not a known timezone (use an IANA name such as 'Europe/Paris')"
         ) from exc
     return value
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise InputError(f"{name}={os.environ[name]!r} is not a switch (use true or false)")

@@ -3,7 +3,8 @@
 An object is current (invariant 3: never re-inferred) while its S3 metadata names the video's
 etag and the pipeline's settings fingerprint (which includes the weights' sha256). Inference
 downloads the video, runs the vision pipeline into a local file and uploads the NDJSON with that
-metadata, plus the annotated preview frame beside it.
+metadata, plus the annotated preview frame beside it (its metadata says which frame it shows and
+whether the people in it are pixelated).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from retail_assets.vision.pipeline import PipelineStats, VideoContext, VideoPipe
 META_VIDEO_ETAG = "video-etag"
 META_CONFIG = "config-fingerprint"
 META_LINES = "lines"
+# S3 user metadata of a preview JPEG.
+META_PREVIEW_BLURRED = "blurred"  # "true" when the people in it are pixelated
+META_PREVIEW_FRAME = "frame-index"  # the video frame it shows
 
 
 @dataclass(frozen=True)
@@ -120,8 +124,19 @@ def infer_video(
         )
         if stats.preview_jpeg:
             client.put_object(
-                Bucket=bucket, Key=preview_key(key), Body=stats.preview_jpeg, ContentType="image/jpeg"
+                Bucket=bucket,
+                Key=preview_key(key),
+                Body=stats.preview_jpeg,
+                ContentType="image/jpeg",
+                Metadata={
+                    META_PREVIEW_BLURRED: "true" if stats.preview_blurred else "false",
+                    META_PREVIEW_FRAME: str(stats.preview_frame_index),
+                },
             )
+        else:
+            # A preview left from earlier bytes or settings would show a picture these events do
+            # not describe (and possibly one made before people were blurred).
+            client.delete_object(Bucket=bucket, Key=preview_key(key))
     finally:
         local_video.unlink(missing_ok=True)
         out.unlink(missing_ok=True)
@@ -129,14 +144,21 @@ def infer_video(
     return _detections(entry, pipeline, bucket, key, head, stats.detections, inferred=True), stats
 
 
-def stored_preview(client: Any, detections: VideoDetections) -> bytes | None:
-    """The preview JPEG saved beside an NDJSON object, if there is one."""
+def stored_preview(client: Any, detections: VideoDetections, *, blurred_only: bool = False) -> bytes | None:
+    """The preview JPEG saved beside an NDJSON object, if there is one.
+
+    With `blurred_only`, a preview whose people are not pixelated (made with blurring off, or
+    before the setting existed: no `blurred` metadata) counts as none, so turning blurring on
+    never shows an older picture of faces.
+    """
     try:
-        return client.get_object(Bucket=detections.bucket, Key=preview_key(detections.ndjson_key))[
-            "Body"
-        ].read()
+        stored = client.get_object(Bucket=detections.bucket, Key=preview_key(detections.ndjson_key))
     except ClientError:
         return None
+    if blurred_only and stored.get("Metadata", {}).get(META_PREVIEW_BLURRED) != "true":
+        stored["Body"].close()
+        return None
+    return stored["Body"].read()
 
 
 def _detections(

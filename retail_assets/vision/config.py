@@ -2,7 +2,8 @@
 
 Kept apart from `pipeline` and `backends` (which both read it) so neither has to import the
 other. `fingerprint()` keys stored NDJSON: a change to its input (a field added, renamed or
-given another default) makes every stored output stale, so tests pin its value.
+given another default) makes every stored output stale, so tests pin its value. Settings that
+change only the preview image, not the events (`PREVIEW_ONLY`), are left out of it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from retail_assets.vision.trackers import TRACKERS
 PIPELINE_VERSION = 1
 RUNTIMES = ("openvino", "pytorch")  # of the detector: see `PipelineConfig.runtime`
 EMBEDDERS = ("openvino", "pytorch")  # DeepSort's appearance features: see `PipelineConfig.embedder`
+# Fields that change the preview image only: the events are the same with either value, so
+# stored NDJSON stays current when they change (no video is re-inferred for them).
+PREVIEW_ONLY = ("blur_people",)
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,10 @@ class PipelineConfig:
     embed_size: tuple[int, int] = (224, 224)  # (height, width) of the crops the OpenVINO embedder sees
     keep_labels: tuple[str, ...] = ("person",)  # classes kept for general models (COCO etc.)
     tracking: TrackerSettings = field(default_factory=TrackerSettings)
+    # Pixelate every detected person in the preview image before boxes and ids are drawn on it
+    # (`privacy.blur_regions`). Off in the library; the Dagster layer turns it on through
+    # RVA_BLUR_PEOPLE (on unless set to false), since its previews are shown to every UI user.
+    blur_people: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -75,6 +83,8 @@ class PipelineConfig:
     def fingerprint(self) -> str:
         """12 hex digits over every setting that changes the output, the weights' sha included."""
         settings = asdict(self)
+        for name in PREVIEW_ONLY:
+            del settings[name]
         settings["model"] = resolve_model(self.model).fingerprint
         settings["pipeline_version"] = PIPELINE_VERSION
         text = json.dumps(settings, sort_keys=True, default=str)

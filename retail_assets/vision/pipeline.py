@@ -3,7 +3,8 @@
 `VideoPipeline` loads the model once and is reused for many videos; each `process` call starts
 a fresh tracker, streams events to a hidden file and renames it into place only when the whole
 video went through. Memory does not grow with video length (one frame at a time, plus one
-copy of the frame chosen for the preview).
+copy of the frame chosen for the preview). With `PipelineConfig.blur_people` every person
+detected in the preview frame is pixelated before boxes and track ids are drawn on it.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ import numpy as np
 from retail_assets.errors import InputError
 from retail_assets.vision.backends import build_detector, build_embedder, build_tracker
 from retail_assets.vision.config import PipelineConfig
-from retail_assets.vision.detector import Detector
+from retail_assets.vision.detector import Detection, Detector
 from retail_assets.vision.drawing import annotate, encode_jpeg
 from retail_assets.vision.embedder import AppearanceEmbedder
 from retail_assets.vision.events import AtomicNdjsonWriter, EventBuilder
 from retail_assets.vision.models import resolve_model
+from retail_assets.vision.privacy import PERSON_PAD, blur_regions
 from retail_assets.vision.progress import ProgressBar
 from retail_assets.vision.sampling import FrameSampler
 from retail_assets.vision.stage_clock import StageClock
@@ -60,6 +62,8 @@ class PipelineStats:
     model: str  # name@sha12
     preview_jpeg: bytes | None
     config_fingerprint: str = ""
+    preview_frame_index: int | None = None  # the video frame the preview shows
+    preview_blurred: bool = False  # people in the preview are pixelated (`PipelineConfig.blur_people`)
     damaged_stretches: list[tuple[int, int]] = field(default_factory=list)
     out: str = ""
     stage_seconds: dict[str, float] = field(default_factory=dict)  # decode/detect/embed/track/serialize
@@ -157,7 +161,7 @@ class VideoPipeline:
             total = min(total, self.config.max_frames) if total else self.config.max_frames
         bar = ProgressBar(total, f"{Path(str(context.video_uri)).name}") if progress else None
         processed = 0
-        preview: tuple[np.ndarray, list[TrackedDetection]] | None = None
+        preview: _Preview | None = None
         # The tracker's matrix products are small: one BLAS thread is faster than several
         # competing with the detector's threads for the same cores.
         blas = threadpool_limits(limits=1, user_api="blas")
@@ -169,14 +173,14 @@ class VideoPipeline:
                         bar.update(video.report.frames_decoded)
                     if not sampler.keep(frame.index):
                         continue
-                    tracked = self._process_frame(frame, tracker, clock)
+                    detections, tracked = self._process_frame(frame, tracker, clock)
                     processed += 1
                     with clock.stage("serialize"):
                         for item in tracked:
                             writer.write(self._event(builder, frame, item))
                     # Keep the busiest frame for the preview (first one wins ties: deterministic).
-                    if tracked and (preview is None or len(tracked) > len(preview[1])):
-                        preview = (frame.image.copy(), tracked)
+                    if tracked and (preview is None or len(tracked) > len(preview.tracked)):
+                        preview = _Preview(frame.index, frame.image.copy(), tracked, detections)
                     if on_frame is not None:
                         elapsed = time.perf_counter() - started
                         on_frame(frame, tracked, processed / elapsed if elapsed > 0 else 0.0)
@@ -199,8 +203,10 @@ class VideoPipeline:
             width=info.width,
             height=info.height,
             model=self.model_fingerprint,
-            preview_jpeg=encode_jpeg(annotate(*preview)) if preview is not None else None,
+            preview_jpeg=preview.jpeg(self.config.blur_people) if preview is not None else None,
             config_fingerprint=self._config_fingerprint,
+            preview_frame_index=preview.frame_index if preview is not None else None,
+            preview_blurred=preview is not None and self.config.blur_people,
             damaged_stretches=list(video.report.damaged_stretches),
             out=str(out),
             stage_seconds=dict(clock.seconds),
@@ -208,7 +214,8 @@ class VideoPipeline:
 
     def _process_frame(
         self, frame: Frame, tracker: Tracker, clock: StageClock | None = None
-    ) -> list[TrackedDetection]:
+    ) -> tuple[list[Detection], list[TrackedDetection]]:
+        """The frame's detections and the tracker's answer to them."""
         clock = clock or StageClock()
         with clock.stage("detect"):
             detections = self.detector.detect(frame.image)
@@ -217,7 +224,8 @@ class VideoPipeline:
             with clock.stage("embed"):
                 embeddings = self.embedder.embed(frame.image, [d.xyxy for d in detections])
         with clock.stage("track"):
-            return tracker.update(detections, embeddings, frame.image if tracker.needs_image else None)
+            tracked = tracker.update(detections, embeddings, frame.image if tracker.needs_image else None)
+        return list(detections), tracked
 
     @staticmethod
     def _event(builder: EventBuilder, frame: Frame, item: TrackedDetection) -> dict:
@@ -233,6 +241,25 @@ class VideoPipeline:
             box=item.box,
             attributes=dict(detection.attributes),
         )
+
+
+@dataclass(frozen=True)
+class _Preview:
+    """The frame chosen for the preview image, with what was found in it."""
+
+    frame_index: int
+    image: np.ndarray
+    tracked: list[TrackedDetection]
+    detections: list[Detection]
+
+    def jpeg(self, blur_people: bool) -> bytes:
+        image = self.image
+        if blur_people:
+            # Every detection of the frame, not only the tracked ones: a person whose track is
+            # not confirmed yet has no box drawn but is in the picture all the same.
+            boxes = [item.box for item in self.tracked] + [d.xyxy for d in self.detections]
+            image = blur_regions(image, boxes, pad=PERSON_PAD)
+        return encode_jpeg(annotate(image, self.tracked))
 
 
 def utc_start(moment: datetime) -> datetime:

@@ -29,6 +29,7 @@ from retail_assets.detections.ndjson_store import (
     stored_preview,
 )
 from retail_assets.inventory.manifest import VideoManifest
+from retail_assets.settings import Settings
 from retail_assets.vision.config import PipelineConfig
 from retail_assets.vision.pipeline import PipelineStats, VideoPipeline
 from retail_assets.vision.trackers import TRACKERS
@@ -56,7 +57,8 @@ class DetectionsConfig(dg.Config):
         description="tracker: " + ", ".join(TRACKERS) + " ('none' = no track ids)",
     )
 
-    def pipeline_config(self) -> PipelineConfig:
+    def pipeline_config(self, *, blur_people: bool) -> PipelineConfig:
+        """The vision settings of this run; `blur_people` is the deployment's, not the run's (below)."""
         return PipelineConfig(
             model=self.model,
             conf=self.conf,
@@ -65,6 +67,7 @@ class DetectionsConfig(dg.Config):
             sample_fps=self.sample_fps,
             max_frames=self.max_frames,
             tracker=self.tracker,
+            blur_people=blur_people,
         )
 
 
@@ -105,7 +108,8 @@ def preview_markdown(jpeg: bytes, caption: str) -> str:
         "One NDJSON object of schema v1 detection events per video (YOLOv8 + DeepSort), at "
         "`s3://<detections bucket>/<video key>.<model fingerprint>.ndjson`. A video whose NDJSON is "
         "current (same video etag and settings fingerprint in the object's metadata) is skipped "
-        "unless `force`. A video that fails is reported and the others proceed."
+        "unless `force`. A video that fails is reported and the others proceed. With RVA_BLUR_PEOPLE "
+        "on (the default) every detected person is pixelated in the preview frame."
     ),
 )
 def detections(
@@ -119,7 +123,10 @@ def detections(
     bucket = object_store.detections_bucket
     readable = raw_videos.readable
     failures = [VideoFailure(v.uri, v.error or "unreadable") for v in raw_videos.entries if not v.readable]
-    pipeline = VideoPipeline(config.pipeline_config()) if readable else None
+    # Blurring is read from the deployment's environment, never from the run config: whoever may
+    # launch a run in the UI could otherwise switch it off and see the faces.
+    blur_people = Settings.from_env().blur_people
+    pipeline = VideoPipeline(config.pipeline_config(blur_people=blur_people)) if readable else None
     current: list[VideoDetections] = []
     inferred_stats: list[PipelineStats] = []
     previews: list[tuple[str, bytes]] = []
@@ -163,6 +170,7 @@ def detections(
         "achieved_fps": round(frames / seconds, 3) if seconds > 0 else 0.0,
         "model": pipeline.model_fingerprint if pipeline else config.model,
         "config_fingerprint": pipeline.config_fingerprint if pipeline else "",
+        "people_blurred": blur_people,
         "ndjson_objects": dg.MetadataValue.json({e.video.key: e.ndjson_uri for e in current}),
     }
     if failures:
@@ -170,7 +178,7 @@ def detections(
             "\n".join(["| video | error |", "|---|---|"] + [f"| `{f.uri}` | {f.error} |" for f in failures])
         )
     if not previews and current:  # nothing inferred now: show the stored preview of a current video
-        jpeg = stored_preview(client, current[0])
+        jpeg = stored_preview(client, current[0], blurred_only=blur_people)
         if jpeg:
             previews.append((current[0].video.key, jpeg))
     if previews:
