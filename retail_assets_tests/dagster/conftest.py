@@ -21,20 +21,7 @@ def short_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The first frames of OpenCV's vtest.avi (PETS 2009, people walking) as a small MJPG .avi."""
     if not VTEST.exists():
         pytest.fail(f"{VTEST} is missing: install Debian's opencv-doc package (make system-deps)")
-    src = cv2.VideoCapture(str(VTEST))
-    fps = src.get(cv2.CAP_PROP_FPS) or 10.0
-    ok, frame = src.read()
-    assert ok, f"cannot decode {VTEST}"
-    out = tmp_path_factory.mktemp("clip") / "clip.avi"
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), fps, (frame.shape[1], frame.shape[0]))
-    for _ in range(CLIP_FRAMES):
-        writer.write(frame)
-        ok, frame = src.read()
-        if not ok:
-            break
-    writer.release()
-    src.release()
-    return out
+    return _write_clip(tmp_path_factory.mktemp("clip") / "clip.avi", 0, CLIP_FRAMES)
 
 
 def _write_clip(out: Path, first_frame: int, frames: int = 8) -> Path:

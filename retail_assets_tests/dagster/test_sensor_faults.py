@@ -13,7 +13,11 @@ import socket
 import dagster as dg
 import pytest
 
+from retail_assets.contracts.layout import parse_video_key
 from retail_assets.definitions import defs
+from retail_assets.defs.names import RAW_VIDEOS_OP
+from retail_assets.defs.sensors import batch_run_requests
+from retail_assets.inventory.bucket_scan import NewVideo
 from retail_assets_tests.dagster.conftest import stack_resources
 
 SENSOR = "new_video_sensor"
@@ -28,6 +32,10 @@ def _tick(instance: dg.DagsterInstance, resources: dict, cursor: str | None) -> 
     result = _sensor()(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources))
     assert isinstance(result, dg.SensorResult)
     return result
+
+
+def _videos_of(request: dg.RunRequest) -> list[str]:
+    return request.run_config["ops"][RAW_VIDEOS_OP]["config"]["video_keys"]
 
 
 def _closed_port() -> int:
@@ -70,8 +78,9 @@ def test_a_reset_cursor_starts_over_with_the_same_run_keys(
     stack, s3, fresh_buckets, instance: dg.DagsterInstance
 ) -> None:
     """The remedy the error names: with the cursor reset (None) the tick works again and requests
-    the bucket's videos under the same run keys `<key>@<etag>` as before, which Dagster never
-    launches twice (docs/dagster.md), so a reset does not re-run what already ran."""
+    the bucket's videos under the same run keys as before (they name the store-day and the
+    videos' keys and etags), which Dagster never launches twice (docs/dagster.md), so a reset does
+    not re-run what already ran."""
     videos_bucket, detections_bucket = fresh_buckets
     s3.put_object(Bucket=videos_bucket, Key=KEY, Body=b"x")
     etag = s3.head_object(Bucket=videos_bucket, Key=KEY)["ETag"].strip('"')
@@ -80,7 +89,8 @@ def test_a_reset_cursor_starts_over_with_the_same_run_keys(
     assert _tick(instance, resources, before.cursor).run_requests == []
     after_reset = _tick(instance, resources, None)
     assert [r.run_key for r in after_reset.run_requests] == [r.run_key for r in before.run_requests]
-    assert [r.run_key for r in after_reset.run_requests] == [f"{KEY}@{etag}"]
+    [request] = after_reset.run_requests
+    assert request.run_key == batch_run_requests([NewVideo(parse_video_key(KEY), etag, 0)])[0].run_key
     assert json.loads(after_reset.cursor)["v"] == 1
 
 
@@ -91,7 +101,7 @@ def test_an_object_store_outage_fails_the_tick_naming_the_endpoint_and_loses_no_
     resources = stack_resources(stack, videos_bucket, detections_bucket, "unused")
     s3.put_object(Bucket=videos_bucket, Key=KEY, Body=b"first")
     first = _tick(instance, resources, None)
-    assert [r.tags["rva/video_key"] for r in first.run_requests] == [KEY]
+    assert [_videos_of(r) for r in first.run_requests] == [[KEY]]
     for request in first.dynamic_partitions_requests:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
 
@@ -122,6 +132,6 @@ def test_an_object_store_outage_fails_the_tick_naming_the_endpoint_and_loses_no_
 
     # S3 is back: the next tick, from the last good cursor, requests the video of the outage once.
     back = _tick(instance, resources, first.cursor)
-    assert [r.tags["rva/video_key"] for r in back.run_requests] == [later]
+    assert [_videos_of(r) for r in back.run_requests] == [[later]]
     again = _tick(instance, resources, back.cursor)
     assert again.run_requests == []
