@@ -156,10 +156,13 @@ def test_a_reader_stalled_by_a_frozen_broker_is_reopened_and_reads_every_message
         client.close()
     got = first.payloads + [payload for batch in rest for payload in batch.payloads]
     message_ids = first.message_ids + [mid for batch in rest for mid in batch.message_ids]
-    # The stall and the reopen happened, part-way through the receipt...
-    assert len(stall_warnings.messages) == 1, stall_warnings.messages
-    read_before = int(stall_warnings.messages[0].split("stalled after ")[1].split(" ")[0])
-    assert 500 <= read_before < MESSAGES
+    # The stall and the reopen happened, part-way through the receipt. A broker just thawed may
+    # take longer than the reader's 1 s wait to answer the new reader, so the reopen can be tried
+    # again from the same point (within the reader's budget of 3 reopens without progress).
+    assert 1 <= len(stall_warnings.messages) <= 3, stall_warnings.messages
+    positions = {int(m.split("stalled after ")[1].split(" ")[0]) for m in stall_warnings.messages}
+    assert len(positions) == 1, stall_warnings.messages
+    assert 500 <= positions.pop() < MESSAGES
     assert f"of {MESSAGES} messages of {receipt.video_key}" in stall_warnings.messages[0]
     # ...and the result is every message exactly once, in publish order.
     assert got == lines
