@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from retail_assets.contracts.ids import check_id
-from retail_assets.contracts.layout import parse_start_time, parse_video_key
+from retail_assets.contracts.layout import START_TIME_METADATA, parse_start_time, parse_video_key
 from retail_assets.errors import InputError, RetailAssetsError
 
 DEFAULT_OUT = "detections_output.ndjson"
@@ -97,7 +97,7 @@ def resolve_context(args: argparse.Namespace) -> tuple[str, object]:
     if src.startswith("s3://"):
         info = s3_video_info(src)
         try:
-            key = parse_video_key(info.key, start_time_override=info.metadata.get("start-time"))
+            key = parse_video_key(info.key, start_time_override=info.metadata.get(START_TIME_METADATA))
         except InputError as exc:
             if not (args.store_id and args.camera_id and args.start_time):
                 raise InputError(

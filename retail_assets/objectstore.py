@@ -69,6 +69,22 @@ def check_bucket(client: Any, bucket: str, setting: str = "bucket") -> None:
         raise SetupError(f"S3 at {endpoint} failed on bucket '{bucket}': {exc}") from exc
 
 
+def is_not_found(exc: ClientError) -> bool:
+    """Whether S3 answered that the object is not there: `NoSuchKey` for a GET, a bare 404 for a
+    HEAD (which has no body to name the cause)."""
+    return exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}
+
+
+def head_object_or_none(client: Any, bucket: str, key: str) -> dict | None:
+    """The object's HEAD response, or None when it does not exist; other errors are raised."""
+    try:
+        return client.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise
+
+
 def iter_objects(client: Any, bucket: str, prefix: str = "", start_after: str = "") -> Iterator[dict]:
     """Objects under `prefix` in key order, starting strictly after `start_after`."""
     paginator = client.get_paginator("list_objects_v2")

@@ -24,6 +24,8 @@ from retail_assets.contracts.store_day import StoreDay
 from retail_assets.errors import InputError
 
 VIDEO_EXTENSIONS = ("mp4", "avi", "mkv", "mov")
+# S3 user metadata of a video object that overrides the start time its key gives (ISO 8601).
+START_TIME_METADATA = "start-time"
 RECEIPTS_PREFIX = "_receipts"
 DEAD_LETTERS_PREFIX = "_dead_letters"
 _KEY = re.compile(

@@ -19,6 +19,7 @@ from retail_assets.contracts.layout import VideoKey, preview_key
 from retail_assets.contracts.store_day import StoreDay
 from retail_assets.inventory.listing import strip_etag
 from retail_assets.inventory.manifest import VideoManifestEntry
+from retail_assets.objectstore import head_object_or_none
 from retail_assets.vision.pipeline import PipelineStats, VideoContext, VideoPipeline
 
 # S3 user metadata of an NDJSON object (boto3 sends them as x-amz-meta-<name>).
@@ -74,12 +75,9 @@ def current_detections(
 ) -> VideoDetections | None:
     """The video's NDJSON object if it is current for these settings, else None."""
     key = entry.video.detections_key(pipeline.model_fingerprint)
-    try:
-        head = client.head_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
-            return None
-        raise
+    head = head_object_or_none(client, bucket, key)
+    if head is None:
+        return None
     metadata = head.get("Metadata", {})
     if (
         metadata.get(META_VIDEO_ETAG) != entry.etag

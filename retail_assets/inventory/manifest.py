@@ -13,13 +13,13 @@ from typing import Any
 import cv2
 from botocore.exceptions import ClientError
 
-from retail_assets.contracts.layout import VideoKey, parse_start_time, parse_video_key
+from retail_assets.contracts.layout import START_TIME_METADATA, VideoKey, parse_start_time, parse_video_key
 from retail_assets.contracts.store_day import StoreDay
 from retail_assets.errors import InputError
 from retail_assets.inventory.listing import MalformedKey, strip_etag
+from retail_assets.objectstore import is_not_found
 
 PRESIGN_SECONDS = 900
-START_TIME_METADATA = "start-time"
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ def describe_requested(
         try:
             entries.append(describe_video(client, bucket, video, timezone))
         except ClientError as exc:
-            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 404:
+            if not is_not_found(exc):
                 raise
             missing.append(key)
     return VideoManifest(

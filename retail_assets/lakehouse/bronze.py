@@ -221,32 +221,19 @@ def write_bronze_partition(
     *,
     store_day: StoreDay,
     run_id: str,
-    batch_size: int = 50_000,
-    identifier: str = BRONZE_TABLE,
-    commit_attempts: int = 5,
-    backoff_s: float = 0.5,
-    on_batch: Callable[[int], None] | None = None,
+    **options: Any,
 ) -> BronzeCommit:
     """Replace one store-day's bronze rows with exactly the receipts' messages, in one commit.
 
-    A concurrent commit (another partition written at the same time) makes the catalog reject
-    ours; the write is then redone on the refreshed table, up to `commit_attempts` times with
-    growing, jittered pauses, before a BronzeWriteError. `on_batch(rows)` is called after each
-    batch is written to storage (rows written so far), for progress reporting.
+    Options (shared with `write_bronze_videos`): `identifier` (the table, default
+    `rva.bronze_raw`), `batch_size` (rows per Arrow batch, default 50,000), `commit_attempts`
+    (default 5) and `backoff_s` (default 0.5): a concurrent commit (another partition written at
+    the same time) makes the catalog reject ours; the write is then redone on the refreshed table,
+    up to `commit_attempts` times with growing, jittered pauses, before a BronzeWriteError.
+    `on_batch(rows)` is called after each batch is written to storage (rows written so far), for
+    progress reporting.
     """
-    return _write(
-        catalog,
-        client,
-        receipts,
-        store_day,
-        run_id,
-        None,
-        batch_size=batch_size,
-        identifier=identifier,
-        commit_attempts=commit_attempts,
-        backoff_s=backoff_s,
-        on_batch=on_batch,
-    )
+    return _write(catalog, client, receipts, store_day, run_id, None, **options)
 
 
 def _write(

@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from retail_assets.contracts.layout import RECEIPTS_PREFIX, receipt_key, receipts_prefix
 from retail_assets.contracts.store_day import StoreDay
 from retail_assets.errors import SetupError
-from retail_assets.objectstore import describe_endpoint, iter_objects
+from retail_assets.objectstore import describe_endpoint, is_not_found, iter_objects
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ class ReceiptStore:
         try:
             return fn(**kwargs)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+            if is_not_found(exc):
                 raise _Missing from exc
             raise self._error(what, key, exc) from exc
         except BotoCoreError as exc:

@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from retail_assets.errors import InputError, SetupError
-from retail_assets.objectstore import describe_endpoint, split_s3_uri
+from retail_assets.objectstore import describe_endpoint, is_not_found, split_s3_uri
 
 READ_CHUNK = 1024 * 1024
 
@@ -44,7 +44,7 @@ def iter_s3_lines(s3_client: Any, uri: str) -> Iterator[bytes]:
         if pending:
             yield pending
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+        if is_not_found(exc):
             raise InputError(f"NDJSON object {uri} does not exist") from exc
         raise SetupError(f"reading {uri} from {describe_endpoint(s3_client)} failed: {exc}") from exc
     except BotoCoreError as exc:

@@ -1,9 +1,6 @@
 """`pulsar_events`: publish each current NDJSON object once; keep the receipts that bronze reads."""
 
-from typing import Any
-
 import dagster as dg
-from botocore.exceptions import ClientError
 
 from retail_assets.defs.checks import PUBLISHED_CHECK, check_published
 from retail_assets.defs.jobs import PER_PARTITION_BACKFILL
@@ -11,18 +8,9 @@ from retail_assets.defs.names import KEY_PREFIX, PULSAR_EVENTS
 from retail_assets.defs.partitions import store_day_partitions
 from retail_assets.defs.resources import ObjectStoreResource, PulsarResource
 from retail_assets.detections.ndjson_store import StoreDayDetections
+from retail_assets.objectstore import head_object_or_none
 from retail_assets.streaming.publish_video import PublishedStoreDay, publish_video
 from retail_assets.streaming.receipts import PublishReceipt, ReceiptStore
-
-
-def video_exists(client: Any, bucket: str, key: str) -> bool:
-    try:
-        client.head_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
-            return False
-        raise
-    return True
 
 
 def receipts_table(receipts: tuple[PublishReceipt, ...]) -> str:
@@ -107,7 +95,7 @@ def pulsar_events(
         others = [k for k in detections.scope if k not in receipts and store.get(store_day, k) is not None]
     dropped = []
     for video_key in others:
-        if not video_exists(s3, object_store.videos_bucket, video_key):
+        if head_object_or_none(s3, object_store.videos_bucket, video_key) is None:
             store.delete(store_day, video_key)
             dropped.append(video_key)
             context.log.info(f"dropped the receipt of {video_key}: the video is no longer in the bucket")
