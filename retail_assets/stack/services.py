@@ -32,6 +32,7 @@ from pathlib import Path
 
 import psutil
 
+from retail_assets.errors import SetupError
 from retail_assets.settings import DEFAULT_CATALOG, DEFAULT_NAMESPACE, DEFAULT_TOPIC
 
 BUCKETS = ("videos", "detections", "warehouse")
@@ -88,7 +89,7 @@ SEAWEED_PORTS = (
 )
 
 
-class StackError(RuntimeError):
+class StackError(SetupError):
     """The embedded stack could not be started or inspected."""
 
 
