@@ -1,0 +1,228 @@
+"""Table maintenance on real bronze tables (SeaweedFS, Pulsar Lite, both Iceberg catalogs).
+
+What an operator checks after maintenance: the rows are the same, the files are fewer, the
+snapshots are a single chain within the retention, and nothing under the table's location is
+left that the table does not reference.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime, timedelta
+
+import pyarrow as pa
+import pytest
+
+from retail_assets.contracts.store_day import StoreDay
+from retail_assets.errors import InputError
+from retail_assets.lakehouse.bronze import ensure_bronze_table, partition_filter
+from retail_assets.lakehouse.maintenance import (
+    SNAPSHOT_MAINTENANCE,
+    MaintenanceOptions,
+    compact_table,
+    expire_snapshots,
+    maintain_namespace,
+    maintain_table,
+    namespace_tables,
+    remove_orphan_files,
+)
+from retail_assets.objectstore import iter_objects, split_s3_uri
+from retail_assets_tests.lakehouse.helpers import publish, upload_video_ndjson, write_partition, write_videos
+from retail_assets_tests.streaming.process_kill import run_and_kill
+
+DAY = date(2026, 11, 28)
+PARTITION = StoreDay(DAY, "store-001")
+OTHER = StoreDay(DAY, "store-002")
+# Everything old enough to go at once: what an operator sets to clean a table right now.
+RIGHT_NOW = MaintenanceOptions(snapshot_retention=timedelta(0), keep_last=3, orphan_window=timedelta(0))
+
+
+def _rows(catalog, table_id: str, store_day: StoreDay) -> pa.Table:
+    table = catalog.load_table(table_id).scan(row_filter=partition_filter(store_day)).to_arrow()
+    return table.sort_by("event_id")
+
+
+def _data_files(catalog, table_id: str, store_day: StoreDay) -> list[str]:
+    table = catalog.load_table(table_id)
+    return [task.file.file_path for task in table.scan(row_filter=partition_filter(store_day)).plan_files()]
+
+
+def _objects_under(s3, location: str) -> set[str]:
+    bucket, prefix = split_s3_uri(location.rstrip("/") + "/")
+    # Keys ending in "/" are folder markers some stores list, not files.
+    return {
+        f"s3://{bucket}/{o['Key']}" for o in iter_objects(s3, bucket, prefix) if not o["Key"].endswith("/")
+    }
+
+
+def _referenced_by_pyiceberg(table) -> set[str]:
+    """What the table's own metadata tables say it references (independent of the module)."""
+    referenced = {table.metadata_location, *(e.metadata_file for e in table.metadata.metadata_log)}
+    referenced |= {s.manifest_list for s in table.snapshots()}
+    referenced |= set(table.inspect.all_manifests()["path"].to_pylist())
+    referenced |= set(table.inspect.all_files()["file_path"].to_pylist())
+    return referenced
+
+
+def _setup_two_videos(s3, pulsar_client, unique_topic, receipt_store):
+    a = upload_video_ndjson(s3, "store-001", "cam-01", DAY, 1200)
+    b = upload_video_ndjson(s3, "store-001", "cam-02", DAY, 700)
+    c = upload_video_ndjson(s3, "store-002", "cam-01", DAY, 300)
+    for video, uri, _lines in (a, b, c):
+        publish(pulsar_client, s3, unique_topic, uri, video, receipt_store)
+    return a, b, c
+
+
+def test_twenty_rewrites_then_maintenance_leave_one_chain_no_orphan_same_rows_fewer_files(
+    catalog, table_id, pulsar_client, s3, unique_topic, receipt_store
+) -> None:
+    a, b, _c = _setup_two_videos(s3, pulsar_client, unique_topic, receipt_store)
+    receipts = receipt_store.list_partition(PARTITION)
+    write_partition(catalog, pulsar_client, receipts, table_id, PARTITION, "clean")
+    write_partition(catalog, pulsar_client, receipt_store.list_partition(OTHER), table_id, OTHER, "clean")
+    clean_files = len(_data_files(catalog, table_id, PARTITION))
+    # 20 re-materializations of the store-day: whole-day rebuilds and per-video rewrites (what the
+    # sensor's runs do), in small batches, so the partition ends with many small files.
+    for i in range(20):
+        if i % 2:
+            write_partition(
+                catalog, pulsar_client, receipts, table_id, PARTITION, f"rerun-{i}", batch_size=150
+            )
+        else:
+            write_videos(
+                catalog, pulsar_client, [r for r in receipts if r.video_key == a[0]], table_id, PARTITION,
+                f"video-{i}", batch_size=100,
+            )  # fmt: skip
+    before = _rows(catalog, table_id, PARTITION)
+    other_before = _rows(catalog, table_id, OTHER)
+    assert len(_data_files(catalog, table_id, PARTITION)) > clean_files
+    table = catalog.load_table(table_id)
+    assert len(table.snapshots()) > 20
+
+    report = maintain_table(catalog, table_id, RIGHT_NOW)
+
+    table = catalog.load_table(table_id)
+    # Rows identical, in this partition and the other one.
+    assert _rows(catalog, table_id, PARTITION).equals(before)
+    assert _rows(catalog, table_id, OTHER).equals(other_before)
+    assert before.num_rows == len(a[2]) + len(b[2])
+    # Files per partition at or below one clean write's, and still one video per file.
+    files = _data_files(catalog, table_id, PARTITION)
+    assert len(files) <= clean_files
+    field_id = table.schema().find_field("video_key").field_id
+    for task in table.scan(row_filter=partition_filter(PARTITION)).plan_files():
+        assert task.file.lower_bounds[field_id] == task.file.upper_bounds[field_id]
+    # One live chain within the retention: the newest `keep_last` snapshots, each the parent of the next.
+    snapshots = sorted(table.snapshots(), key=lambda s: s.timestamp_ms)
+    assert len(snapshots) == RIGHT_NOW.keep_last
+    for parent, child in itertools.pairwise(snapshots):
+        assert child.parent_snapshot_id == parent.snapshot_id
+    assert snapshots[-1].snapshot_id == table.current_snapshot().snapshot_id
+    assert snapshots[-1].summary[SNAPSHOT_MAINTENANCE] == "compaction"
+    # No orphan: every object under the table's location is referenced by the table's metadata.
+    on_s3 = _objects_under(s3, table.location())
+    assert on_s3 - _referenced_by_pyiceberg(table) == set()
+    assert report.compaction.partitions_compacted == 1  # store-002 had one file: nothing to merge
+    assert report.expiry.snapshots_expired > 0 and report.orphans.files_removed > 0
+    assert report.orphans.bytes_removed > 0
+    # A second run finds nothing to do.
+    again = maintain_table(catalog, table_id, RIGHT_NOW)
+    assert again.compaction.partitions_compacted == 0
+    assert again.orphans.files_removed == 0
+
+
+def test_an_orphan_of_a_killed_bronze_write_goes_once_older_than_the_window(
+    catalog, table_id, pulsar_client, s3, unique_topic, receipt_store
+) -> None:
+    video, uri, lines = upload_video_ndjson(s3, "store-001", "cam-01", DAY, 3000)
+    publish(pulsar_client, s3, unique_topic, uri, video, receipt_store)
+    ensure_bronze_table(catalog, table_id)
+    write_partition(
+        catalog, pulsar_client, receipt_store.list_partition(PARTITION), table_id, PARTITION, "ok"
+    )
+    rows = _rows(catalog, table_id, PARTITION)
+    # Killed after 2 batches were written to storage, before its commit: files nobody references.
+    args = ["bronze", catalog.name, table_id, PARTITION.key, "killed", receipt_store.prefix, "500"]
+    run_and_kill(args, 2)
+    table = catalog.load_table(table_id)
+    left = _objects_under(s3, table.location()) - _referenced_by_pyiceberg(table)
+    left_data = {path for path in left if "/data/" in path}
+    assert len(left_data) >= 2
+
+    window = MaintenanceOptions(orphan_window=timedelta(hours=1))
+    # Written moments ago: younger than the window, so it may be a writer's not yet committed file.
+    young = remove_orphan_files(catalog, table_id, window)
+    assert young.files_removed == 0 and young.kept_younger_than_window >= len(left_data)
+    assert left_data <= _objects_under(s3, table.location())
+
+    # The same files once the window has passed (`now` an hour and a minute later).
+    later = datetime.now(UTC) + timedelta(hours=1, minutes=1)
+    old = remove_orphan_files(catalog, table_id, window, now=later)
+    assert left_data <= set(old.removed)
+    assert _objects_under(s3, table.location()) & left_data == set()
+    assert _rows(catalog, table_id, PARTITION).equals(rows)
+    assert len(lines) == rows.num_rows
+
+
+def test_expiry_keeps_the_last_n_and_snapshots_within_the_retention(
+    catalog, table_id, pulsar_client, s3, unique_topic, receipt_store
+) -> None:
+    video, uri, _ = upload_video_ndjson(s3, "store-001", "cam-01", DAY, 50)
+    publish(pulsar_client, s3, unique_topic, uri, video, receipt_store)
+    receipts = receipt_store.list_partition(PARTITION)
+    for i in range(6):
+        write_partition(catalog, pulsar_client, receipts, table_id, PARTITION, f"run-{i}")
+    table = catalog.load_table(table_id)
+    count = len(table.snapshots())
+    # A week's retention: every snapshot is a minute old, nothing goes.
+    assert expire_snapshots(catalog, table_id, MaintenanceOptions(keep_last=2)).snapshots_expired == 0
+    # Eight days later all are older than the retention; the newest two stay.
+    later = datetime.now(UTC) + timedelta(days=8)
+    dry = expire_snapshots(catalog, table_id, MaintenanceOptions(keep_last=2, dry_run=True), now=later)
+    assert dry.snapshots_expired == count - 2 and len(catalog.load_table(table_id).snapshots()) == count
+    report = expire_snapshots(catalog, table_id, MaintenanceOptions(keep_last=2), now=later)
+    assert report.snapshots_expired == count - 2
+    kept = catalog.load_table(table_id).snapshots()
+    assert len(kept) == 2
+    assert table.current_snapshot().snapshot_id in {s.snapshot_id for s in kept}
+
+
+def test_maintenance_covers_every_table_of_the_namespace(catalog, stack) -> None:
+    import uuid
+
+    namespace = f"maint_{uuid.uuid4().hex[:8]}"
+    catalog.create_namespace(namespace)
+    schema = pa.schema([("store_id", pa.string()), ("n", pa.int64())])
+    for name in ("t1", "t2"):
+        table = catalog.create_table(f"{namespace}.{name}", schema=schema)
+        for i in range(3):  # three appends: three small files, no video column
+            table.append(pa.table({"store_id": ["s"], "n": [i]}, schema=schema))
+    assert namespace_tables(catalog, namespace) == [f"{namespace}.t1", f"{namespace}.t2"]
+    reports = maintain_namespace(catalog, namespace, RIGHT_NOW)
+    assert [r.table for r in reports] == [f"{namespace}.t1", f"{namespace}.t2"]
+    for report in reports:
+        assert report.compaction.files_before == 3 and report.compaction.files_after == 1
+        rows = catalog.load_table(report.table).scan().to_arrow()
+        assert sorted(rows["n"].to_pylist()) == [0, 1, 2]
+    assert namespace_tables(catalog, "no_such_namespace_here") == []
+
+
+def test_bad_options_are_refused_naming_the_setting() -> None:
+    with pytest.raises(InputError, match="keep_last"):
+        MaintenanceOptions(keep_last=0)
+    with pytest.raises(InputError, match="target_file_bytes"):
+        MaintenanceOptions(target_file_bytes=0)
+
+
+def test_compaction_dry_run_changes_nothing(
+    catalog, table_id, pulsar_client, s3, unique_topic, receipt_store
+) -> None:
+    video, uri, _ = upload_video_ndjson(s3, "store-001", "cam-01", DAY, 400)
+    publish(pulsar_client, s3, unique_topic, uri, video, receipt_store)
+    receipts = receipt_store.list_partition(PARTITION)
+    write_partition(catalog, pulsar_client, receipts, table_id, PARTITION, "small", batch_size=100)
+    files = _data_files(catalog, table_id, PARTITION)
+    assert len(files) == 4
+    report = compact_table(catalog, table_id, MaintenanceOptions(dry_run=True))
+    assert report.partitions[0].files_rewritten == 4 and report.partitions[0].files_written == 1
+    assert _data_files(catalog, table_id, PARTITION) == files
