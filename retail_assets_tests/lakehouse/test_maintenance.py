@@ -8,6 +8,9 @@ left that the table does not reference.
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
@@ -15,7 +18,7 @@ import pytest
 
 from retail_assets.contracts.store_day import StoreDay
 from retail_assets.errors import InputError
-from retail_assets.lakehouse.bronze import ensure_bronze_table, partition_filter
+from retail_assets.lakehouse.bronze import SNAPSHOT_RUN_ID, ensure_bronze_table, partition_filter
 from retail_assets.lakehouse.maintenance import (
     SNAPSHOT_MAINTENANCE,
     MaintenanceOptions,
@@ -27,6 +30,7 @@ from retail_assets.lakehouse.maintenance import (
     remove_orphan_files,
 )
 from retail_assets.objectstore import iter_objects, split_s3_uri
+from retail_assets_tests.conftest import REPO_ROOT
 from retail_assets_tests.lakehouse.helpers import publish, upload_video_ndjson, write_partition, write_videos
 from retail_assets_tests.streaming.process_kill import run_and_kill
 
@@ -226,3 +230,100 @@ def test_compaction_dry_run_changes_nothing(
     report = compact_table(catalog, table_id, MaintenanceOptions(dry_run=True))
     assert report.partitions[0].files_rewritten == 4 and report.partitions[0].files_written == 1
     assert _data_files(catalog, table_id, PARTITION) == files
+
+
+def _writer(catalog, table_id: str, receipt_store, video: str, run_id: str, pause_s: float):
+    """A bronze write of one video in its own process (the crash worker, not killed here)."""
+    args = [
+        "bronze-videos",
+        catalog.name,
+        table_id,
+        PARTITION.key,
+        run_id,
+        receipt_store.prefix,
+        "100",
+        video,
+    ]
+    return subprocess.Popen(
+        [sys.executable, "-m", "retail_assets_tests.streaming.crash_worker", *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, "RVA_CRASH_WORKER_PAUSE_S": str(pause_s)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _finish(proc: subprocess.Popen) -> list[str]:
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out[-3000:]
+    return out.splitlines()
+
+
+def _race_setup(catalog, table_id, pulsar_client, s3, unique_topic, receipt_store):
+    a = upload_video_ndjson(s3, "store-001", "cam-01", DAY, 600)
+    b = upload_video_ndjson(s3, "store-001", "cam-02", DAY, 400)
+    for video, uri, _ in (a, b):
+        publish(pulsar_client, s3, unique_topic, uri, video, receipt_store)
+    receipts = receipt_store.list_partition(PARTITION)
+    write_partition(catalog, pulsar_client, receipts, table_id, PARTITION, "small", batch_size=100)
+    other = _rows(catalog, table_id, PARTITION).filter(pa.compute.equal(pa.compute.field("video_key"), b[0]))
+    # The video is published again (a new producer): the writer replaces its rows with these.
+    again = publish(pulsar_client, s3, unique_topic, a[1], a[0], receipt_store, run_id="run-2")
+    return a, b, other, again
+
+
+def _assert_both_landed(catalog, table_id, a, b, other, again) -> None:
+    rows = _rows(catalog, table_id, PARTITION)
+    assert rows.num_rows == len(a[2]) + len(b[2])
+    assert pa.compute.count_distinct(rows["event_id"]).as_py() == rows.num_rows
+    of_a = rows.filter(pa.compute.equal(pa.compute.field("video_key"), a[0]))
+    assert sorted(of_a["payload"].to_pylist()) == sorted(line.decode() for line in a[2])
+    assert set(of_a["producer_name"].to_pylist()) == {again.producer_name}  # the writer's update
+    assert rows.filter(pa.compute.equal(pa.compute.field("video_key"), b[0])).equals(other)
+
+
+def test_a_writer_committing_while_compaction_is_about_to_commit_keeps_its_update(
+    catalog, table_id, pulsar_client, s3, unique_topic, receipt_store
+) -> None:
+    a, b, other, again = _race_setup(catalog, table_id, pulsar_client, s3, unique_topic, receipt_store)
+    raced: list[str] = []
+
+    def writer_commits_first(partition: str) -> None:
+        if not raced:  # compaction has written its files; another process rewrites video a now
+            raced.append(partition)
+            _finish(_writer(catalog, table_id, receipt_store, a[0], "writer", pause_s=0))
+
+    report = compact_table(catalog, table_id, before_commit=writer_commits_first)
+    [partition] = report.partitions
+    assert raced and partition.skipped is None
+    assert partition.commit_attempts >= 2  # the first commit was rejected and planned again
+    _assert_both_landed(catalog, table_id, a, b, other, again)
+    table = catalog.load_table(table_id)
+    assert table.current_snapshot().summary[SNAPSHOT_MAINTENANCE] == "compaction"
+    # Every file compaction wrote for its rejected commit is gone again.
+    assert _objects_under(s3, table.location()) - _referenced_by_pyiceberg(table) == set()
+
+
+def test_compaction_committing_during_a_write_makes_the_writer_redo_and_both_land(
+    catalog, table_id, pulsar_client, s3, unique_topic, receipt_store
+) -> None:
+    a, b, other, again = _race_setup(catalog, table_id, pulsar_client, s3, unique_topic, receipt_store)
+    writer = _writer(catalog, table_id, receipt_store, a[0], "writer", pause_s=0.5)
+    assert writer.stdout is not None
+    first = writer.stdout.readline()
+    assert first.startswith("progress"), first  # the writer's transaction is open, files written
+    report = compact_table(catalog, table_id)
+    assert report.partitions_compacted == 1
+    _finish(writer)
+    _assert_both_landed(catalog, table_id, a, b, other, again)
+    # The writer committed after the compaction: its commit was redone on the compacted table.
+    table = catalog.load_table(table_id)
+    chain = {s.snapshot_id: s for s in table.snapshots()}
+    current = table.current_snapshot()
+    ancestors = []
+    snapshot = current
+    while snapshot is not None and snapshot.parent_snapshot_id in chain:
+        snapshot = chain[snapshot.parent_snapshot_id]
+        ancestors.append(snapshot.summary.get(SNAPSHOT_MAINTENANCE))
+    assert current.summary.get(SNAPSHOT_RUN_ID) == "writer" and "compaction" in ancestors
