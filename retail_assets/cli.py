@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("retail_assets.benchmarks.cli", "benchmark the pipelines side by side"),
     "demo": ("retail_assets.defs.demo", "run the pipeline end to end on the embedded stack"),
     "secrets": ("retail_assets.secrets_cli", "write the production stack's .env with random secrets"),
+    "maintain": ("retail_assets.lakehouse.maintenance_cli", "table maintenance and raw-data retention"),
 }
 
 

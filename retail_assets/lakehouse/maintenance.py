@@ -48,6 +48,7 @@ from pyiceberg.manifest import DataFile, DataFileContent
 from pyiceberg.table import FileScanTask, Table
 
 from retail_assets.errors import InputError, SetupError
+from retail_assets.settings import MaintenanceSettings
 
 VIDEO_COLUMN = "video_key"
 # Summary property of the snapshots maintenance writes (readable with `table.snapshots()`).
@@ -85,6 +86,17 @@ class MaintenanceOptions:
             raise InputError(f"small_file_ratio must be in (0, 1], got {self.small_file_ratio}")
         if self.commit_attempts < 1:
             raise InputError(f"commit_attempts must be at least 1, got {self.commit_attempts}")
+
+
+def options_from_settings(settings: MaintenanceSettings, dry_run: bool = False) -> MaintenanceOptions:
+    """The options the environment sets (RVA_SNAPSHOT_RETENTION_DAYS and friends)."""
+    return MaintenanceOptions(
+        snapshot_retention=timedelta(days=settings.snapshot_retention_days),
+        keep_last=settings.snapshots_keep_last,
+        orphan_window=timedelta(hours=settings.orphan_window_hours),
+        target_file_bytes=int(settings.target_file_mb * MIB),
+        dry_run=dry_run,
+    )
 
 
 @dataclass(frozen=True)

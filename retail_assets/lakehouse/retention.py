@@ -38,6 +38,7 @@ from retail_assets.contracts.store_day import StoreDay
 from retail_assets.errors import InputError, SetupError
 from retail_assets.lakehouse.bronze import partition_filter
 from retail_assets.objectstore import describe_endpoint, iter_objects
+from retail_assets.settings import MaintenanceSettings
 from retail_assets.streaming.receipts import ReceiptStore
 
 VIDEOS, NDJSON, RECEIPTS, DEAD_LETTERS = "videos", "ndjson", "receipts", "dead_letters"
@@ -77,6 +78,16 @@ class RetentionPolicy:
             days(ndjson, NDJSON),
             days(receipts, RECEIPTS),
             days(dead_letters, DEAD_LETTERS),
+        )
+
+    @classmethod
+    def from_settings(cls, settings: MaintenanceSettings) -> RetentionPolicy:
+        """The retentions the environment sets (RVA_RETAIN_*_DAYS); all off when none is set."""
+        return cls.from_days(
+            videos=settings.retain_videos_days,
+            ndjson=settings.retain_ndjson_days,
+            receipts=settings.retain_receipts_days,
+            dead_letters=settings.retain_dead_letters_days,
         )
 
     def of(self, kind: str) -> timedelta | None:
