@@ -20,6 +20,7 @@ def main(argv: list[str]) -> int:
     partition, max_frames = argv
     store_day = StoreDay.parse(partition)
     instance = dg.DagsterInstance.get()
+    _fail_dead_runs(instance)
     if store_day.store_id not in instance.get_dynamic_partitions(STORES_PARTITIONS_NAME):
         instance.add_dynamic_partitions(STORES_PARTITIONS_NAME, [store_day.store_id])
     result = dg.materialize(
@@ -36,6 +37,21 @@ def main(argv: list[str]) -> int:
     )
     print(f"run {result.run_id} {'succeeded' if result.success else 'failed'}", flush=True)
     return 0 if result.success else 1
+
+
+def _fail_dead_runs(instance: dg.DagsterInstance) -> None:
+    """The soak runs one run at a time, so a soak run still marked as started belongs to a worker
+    that was killed: mark it failed and free the pool slots it held (`inference`, `bronze`), as
+    the daemon's run monitoring does in production (`free_slots_after_run_end_seconds`)."""
+    unfinished = instance.get_runs(
+        filters=dg.RunsFilter(
+            statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING],
+            tags={"rva/trigger": "soak"},
+        )
+    )
+    for run in unfinished:
+        instance.report_run_failed(run)
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
 
 
 if __name__ == "__main__":
