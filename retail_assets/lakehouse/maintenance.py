@@ -252,17 +252,33 @@ def remove_orphan_files(
     cutoff = _aware(now) - options.orphan_window
     table = catalog.load_table(identifier)
     fs, scheme, root = _filesystem(table)
-    # List first, read the references after: a commit that lands in between is then seen as a
-    # reference, and a file written after the listing is not considered at all.
-    listed = [
-        info
-        for folder in ("data", "metadata")
-        for info in fs.get_file_info(
-            pafs.FileSelector(f"{root}/{folder}", recursive=True, allow_not_found=True)
+    for attempt in (1, 2):
+        # List first, read the references after: a commit that lands in between is then seen as
+        # a reference, and a file written after the listing is not considered at all.
+        listed = [
+            info
+            for folder in ("data", "metadata")
+            for info in fs.get_file_info(
+                pafs.FileSelector(f"{root}/{folder}", recursive=True, allow_not_found=True)
+            )
+            if info.type == pafs.FileType.File and info.base_name not in _NEVER_ORPHANS
+        ]
+        referenced = referenced_files(catalog.load_table(identifier))
+        # Every referenced file under the table's folders must be in the listing. If one is not,
+        # the store writes paths differently from the table's metadata (an escaped character), and
+        # comparing them could take live files for orphans: nothing is deleted then. (A commit
+        # between the listing and the read is the other cause: a second look settles it.)
+        paths = {info.path for info in listed}
+        missing = sorted(
+            p for p in referenced if p.startswith((f"{root}/data/", f"{root}/metadata/")) and p not in paths
         )
-        if info.type == pafs.FileType.File and info.base_name not in _NEVER_ORPHANS
-    ]
-    referenced = referenced_files(catalog.load_table(identifier))
+        if not missing:
+            break
+        if attempt == 2:
+            raise SetupError(
+                f"orphan removal of {identifier} stopped: {len(missing)} file(s) the table references are "
+                f"not in the object store's listing (e.g. {scheme}://{missing[0]}); nothing was deleted"
+            )
     orphans = [info for info in listed if info.path not in referenced]
     old = [info for info in orphans if _mtime(info) < cutoff]
     removed: list[str] = []

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pytest
 
 from retail_assets.contracts.store_day import StoreDay
-from retail_assets.errors import InputError
+from retail_assets.errors import InputError, SetupError
 from retail_assets.lakehouse.bronze import SNAPSHOT_RUN_ID, ensure_bronze_table, partition_filter
 from retail_assets.lakehouse.maintenance import (
     SNAPSHOT_MAINTENANCE,
@@ -327,3 +327,23 @@ def test_compaction_committing_during_a_write_makes_the_writer_redo_and_both_lan
         snapshot = chain[snapshot.parent_snapshot_id]
         ancestors.append(snapshot.summary.get(SNAPSHOT_MAINTENANCE))
     assert current.summary.get(SNAPSHOT_RUN_ID) == "writer" and "compaction" in ancestors
+
+
+def test_orphan_removal_stops_when_a_referenced_file_is_not_in_the_listing(
+    catalog, table_id, pulsar_client, s3, unique_topic, receipt_store
+) -> None:
+    video, uri, _ = upload_video_ndjson(s3, "store-001", "cam-01", DAY, 300)
+    publish(pulsar_client, s3, unique_topic, uri, video, receipt_store)
+    receipts = receipt_store.list_partition(PARTITION)
+    for run_id in ("one", "two"):  # the first write's files are unreferenced once expired
+        write_partition(catalog, pulsar_client, receipts, table_id, PARTITION, run_id)
+    expire_snapshots(catalog, table_id, MaintenanceOptions(snapshot_retention=timedelta(0), keep_last=1))
+    table = catalog.load_table(table_id)
+    before = _objects_under(s3, table.location())
+    # A live data file the listing does not show (as when a store writes a path differently).
+    [live] = _data_files(catalog, table_id, PARTITION)
+    bucket, key = split_s3_uri(live)
+    s3.delete_object(Bucket=bucket, Key=key)
+    with pytest.raises(SetupError, match=r"not in the object store's listing .* nothing was deleted"):
+        remove_orphan_files(catalog, table_id, RIGHT_NOW)
+    assert _objects_under(s3, table.location()) == before - {live}
