@@ -183,10 +183,7 @@ class _Where:
         if len(parts) >= 2 and parts[0] == "versions" and isinstance(parts[1], int):
             version = parts[1]
             valid_from = _get(data, ["versions", version, "valid_from"])
-            if isinstance(valid_from, str):
-                version = f"valid_from {valid_from}"
-            else:
-                version = f"versions[{version}]"
+            version = f"valid_from {valid_from}" if isinstance(valid_from, str) else f"versions[{version}]"
             parts = parts[2:]
             if len(parts) >= 2 and parts[0] == "cameras":
                 camera = parts[1]
@@ -224,7 +221,7 @@ def _get(data: Any, path: list[Any]) -> Any:
 def parse_geometry(text: str, source: str) -> GeometryDocument:
     """YAML text -> validated document; GeometryError lists every problem, each with its place."""
     try:
-        raw = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
+        raw = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         raise GeometryError(f"geometry {source}: not valid YAML ({exc})") from None
     data = _plain(raw)
