@@ -86,7 +86,7 @@ def _inside(x: float, y: float, polygon: tuple[tuple[float, float], ...]) -> boo
     return crossings % 2 == 1
 
 
-def _crossings(observations: list[dict], camera, rules: Rules) -> list[dict]:  # noqa: ANN001
+def _crossings(observations: list[dict], camera, rules: Rules) -> list[dict]:
     found = []
     for line in camera.lines if camera else ():
         (sx, sy), (ex, ey) = line.start, line.end
@@ -108,12 +108,18 @@ def _crossings(observations: list[dict], camera, rules: Rules) -> list[dict]:  #
                 runs.append({"side": side, "n": 1, "reach": abs(inward), "ts_us": obs["ts_us"]})
         state = None
         for i, run in enumerate(runs):
-            confirmed = i == 0 or run["n"] >= rules.confirm_observations or run["reach"] >= rules.confirm_distance_px
+            confirmed = (
+                i == 0 or run["n"] >= rules.confirm_observations or run["reach"] >= rules.confirm_distance_px
+            )
             if not confirmed:
                 continue
             if state is not None and run["side"] != state:
                 found.append(
-                    {"line": line.name, "direction": "in" if run["side"] == 1 else "out", "ts_us": run["ts_us"]}
+                    {
+                        "line": line.name,
+                        "direction": "in" if run["side"] == 1 else "out",
+                        "ts_us": run["ts_us"],
+                    }
                 )
             state = run["side"]
     found.sort(key=lambda c: (c["ts_us"], c["line"]))
@@ -152,7 +158,9 @@ def naive_silver(
         times = [o["ts_us"] for o in obs]
         length = 0.0
         for a, b in zip(obs, obs[1:], strict=False):
-            length += math.sqrt((b["ax"] - a["ax"]) * (b["ax"] - a["ax"]) + (b["ay"] - a["ay"]) * (b["ay"] - a["ay"]))
+            length += math.sqrt(
+                (b["ax"] - a["ax"]) * (b["ax"] - a["ax"]) + (b["ay"] - a["ay"]) * (b["ay"] - a["ay"])
+            )
         path, buckets = [], set()
         for o in obs:
             bucket = o["ts_us"] // rules.path_step_us
@@ -169,7 +177,9 @@ def naive_silver(
                 enter, leave = inside[group[0]]["ts_us"], inside[group[-1]]["ts_us"]
                 seconds = (leave - enter) / 1000000.0
                 if seconds >= rules.min_visit_s:
-                    visits.append({"zone": zone.name, "enter_ts": _ts(enter), "exit_ts": _ts(leave), "seconds": seconds})
+                    visits.append(
+                        {"zone": zone.name, "enter_ts": _ts(enter), "exit_ts": _ts(leave), "seconds": seconds}
+                    )
         visits.sort(key=lambda v: (v["enter_ts"], v["zone"]))
         for o in obs:
             presence[(video_key, o["frame_index"], WHOLE_FRAME)].add(track_id)
@@ -214,11 +224,15 @@ def naive_silver(
         )
     return SilverTables(
         tracks=pa.Table.from_pylist(tracks_out, SILVER_TRACKS_SCHEMA),
-        occupancy=pa.Table.from_pylist(_occupancy(rows, geometry, presence, event_date), SILVER_OCCUPANCY_SCHEMA),
+        occupancy=pa.Table.from_pylist(
+            _occupancy(rows, geometry, presence, event_date), SILVER_OCCUPANCY_SCHEMA
+        ),
     )
 
 
-def _occupancy(rows: list[dict], geometry: StoreGeometry | None, presence: dict, event_date: date) -> list[dict]:
+def _occupancy(
+    rows: list[dict], geometry: StoreGeometry | None, presence: dict, event_date: date
+) -> list[dict]:
     seen: dict[str, dict[int, int]] = defaultdict(dict)  # video -> frame -> ts_us (the earliest)
     video_info: dict[str, tuple[str, str]] = {}
     for row in rows:
@@ -272,7 +286,11 @@ def _hour(ts: datetime) -> datetime:
 
 
 def naive_gold(
-    tracks: pa.Table, occupancy: pa.Table, store_day: StoreDay, geometry: StoreGeometry | None, frames_bucket: str
+    tracks: pa.Table,
+    occupancy: pa.Table,
+    store_day: StoreDay,
+    geometry: StoreGeometry | None,
+    frames_bucket: str,
 ) -> GoldTables:
     track_rows = tracks.to_pylist()
     footfall: dict[tuple, dict[str, int]] = defaultdict(lambda: {"in": 0, "out": 0})
@@ -369,5 +387,8 @@ def naive_gold(
         "gold_store_daily": [daily],
     }
     return GoldTables(
-        **{name[len("gold_") :]: pa.Table.from_pylist(rows, GOLD_SCHEMAS[name]) for name, rows in tables.items()}
+        **{
+            name[len("gold_") :]: pa.Table.from_pylist(rows, GOLD_SCHEMAS[name])
+            for name, rows in tables.items()
+        }
     )

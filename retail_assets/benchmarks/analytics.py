@@ -104,7 +104,9 @@ def _tracks(rows: int, cameras: int, seed: int) -> list[_Track]:
             start = len(xs) // 3
             fallen[start : start + int(rng.integers(30, 80))] = True
         xs, ys = xs.clip(1, WIDTH - 1), ys.clip(40, HEIGHT - 1)
-        tracks.append(_Track(int(rng.integers(1, cameras + 1)), float(rng.uniform(0, span - 120)), xs, ys, fallen))
+        tracks.append(
+            _Track(int(rng.integers(1, cameras + 1)), float(rng.uniform(0, span - 120)), xs, ys, fallen)
+        )
         total += len(xs)
     return tracks
 
@@ -115,7 +117,9 @@ def synthetic_detections(rows: int = 1_500_000, cameras: int = 4, seed: int = 7)
 
     tracks = _tracks(rows, cameras, seed)
     open_at = datetime(DAY.year, DAY.month, DAY.day, OPEN_HOUR, tzinfo=UTC)
-    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("cam", "t_us", "x", "y", "fallen", "tid", "n", "hour")}
+    cols: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("cam", "t_us", "x", "y", "fallen", "tid", "n", "hour")
+    }
     next_id: dict[tuple[int, int], int] = {}
     for track in tracks:
         n = len(track.xs)
@@ -242,7 +246,9 @@ def run_naive(bronze: pa.Table, geometry: StoreGeometry):  # -> (SilverTables, G
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add_arguments(parser)
     return run(parser.parse_args(argv))
 
@@ -287,7 +293,11 @@ def run(args: argparse.Namespace) -> int:
         "bronze_rows": bronze.num_rows,
         "videos": len(pc.unique(bronze["video_key"])),
         "silver_tracks": silver.tracks.num_rows,
-        "columnar": {"rows": bronze.num_rows, "seconds": round(columnar_s, 3), "rows_per_s": round(columnar_rate)},
+        "columnar": {
+            "rows": bronze.num_rows,
+            "seconds": round(columnar_s, 3),
+            "rows_per_s": round(columnar_rate),
+        },
         "naive": {"rows": sample.num_rows, "seconds": round(naive_s, 3), "rows_per_s": round(naive_rate)},
         "speedup": round(columnar_rate / naive_rate, 1),
         "target_rows_per_s": TARGET_ROWS_PER_S,
@@ -304,7 +314,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'columnar':<10}{bronze.num_rows:12d}{columnar_s:10.2f}{columnar_rate:14,.0f}")
     print(
         f"{'naive':<10}{sample.num_rows:12d}{naive_s:10.2f}{naive_rate:14,.0f}"
-        + (f"   (subsample: the first {sample.num_rows} rows, whole videos)" if sample.num_rows < bronze.num_rows else "")
+        + (
+            f"   (subsample: the first {sample.num_rows} rows, whole videos)"
+            if sample.num_rows < bronze.num_rows
+            else ""
+        )
     )
     print(
         f"columnar vs naive: {report['speedup']}x the rows/s; target {TARGET_ROWS_PER_S:,} rows/s "

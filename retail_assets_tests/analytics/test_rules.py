@@ -47,7 +47,13 @@ def test_simultaneous_crossings_each_count():
     people = [track_rows(i, walk(20, 180, 30, y=20.0 + 15 * i)) for i in range(1, 5)]
     back = track_rows(9, walk(180, 20, 30, y=90.0))
     silver = build_silver(detections(*people, back), GEOMETRY, DAY)
-    assert sorted(crossings(silver)) == [(1, "door", "in"), (2, "door", "in"), (3, "door", "in"), (4, "door", "in"), (9, "door", "out")]
+    assert sorted(crossings(silver)) == [
+        (1, "door", "in"),
+        (2, "door", "in"),
+        (3, "door", "in"),
+        (4, "door", "in"),
+        (9, "door", "out"),
+    ]
 
 
 def test_a_short_step_over_the_line_is_not_a_crossing():
@@ -104,7 +110,9 @@ def test_frames_where_nobody_was_detected_still_count_for_occupancy():
     # seen in frames 0-4 and 15-19: frames 5-14 had nobody (no events) and count as empty
     a = track_rows(1, [(30.0, 30.0)] * 5)
     b = track_rows(2, [(30.0, 30.0)] * 5, first_frame=15)
-    whole = next(r for r in build_silver(detections(a, b), GEOMETRY, DAY).occupancy.to_pylist() if r["zone"] == "*")
+    whole = next(
+        r for r in build_silver(detections(a, b), GEOMETRY, DAY).occupancy.to_pylist() if r["zone"] == "*"
+    )
     assert (whole["frames"], whole["people_sum"]) == (20, 10)
 
 
