@@ -7,6 +7,7 @@ input, and the benchmark can show what the columnar path buys. Not used by the p
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections import defaultdict
@@ -157,7 +158,7 @@ def naive_silver(
         camera = geometry.camera(obs[0]["camera_id"]) if geometry else None
         times = [o["ts_us"] for o in obs]
         length = 0.0
-        for a, b in zip(obs, obs[1:], strict=False):
+        for a, b in itertools.pairwise(obs):
             length += math.sqrt(
                 (b["ax"] - a["ax"]) * (b["ax"] - a["ax"]) + (b["ay"] - a["ay"]) * (b["ay"] - a["ay"])
             )
@@ -246,7 +247,7 @@ def _occupancy(
         ordered = sorted(frames)
         f0, f1 = ordered[0], ordered[-1]
         t0, t1 = frames[f0], frames[f1]
-        stride = min((b - a for a, b in zip(ordered, ordered[1:], strict=False)), default=1)
+        stride = min((b - a for a, b in itertools.pairwise(ordered)), default=1)
         grid = set(range(f0, f1 + 1, stride)) | set(ordered)
         camera = geometry.camera(camera_id) if geometry else None
         zones = [WHOLE_FRAME] + [z.name for z in (camera.zones if camera else ())]

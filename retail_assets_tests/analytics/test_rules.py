@@ -58,7 +58,7 @@ def test_simultaneous_crossings_each_count():
 
 def test_a_short_step_over_the_line_is_not_a_crossing():
     # two observations 5 px past the line (fewer than K=3, under D=10 px), then back
-    feet = walk(20, 95, 10) + [(105.0, 50.0), (105.0, 50.0)] + walk(95, 20, 10)
+    feet = [*walk(20, 95, 10), (105.0, 50.0), (105.0, 50.0), *walk(95, 20, 10)]
     silver = build_silver(detections(track_rows(1, feet)), GEOMETRY, DAY)
     assert crossings(silver) == []
     # with K=2 the same step is a crossing there and back
@@ -82,7 +82,7 @@ def test_walking_past_the_end_of_the_line_does_not_cross_it():
 
 def test_a_zone_visit_that_leaves_for_one_frame_is_one_visit():
     inside = [(30.0, 30.0)] * 20
-    feet = inside + [(80.0, 30.0)] + inside  # one frame outside the counter
+    feet = [*inside, (80.0, 30.0), *inside]  # one frame outside the counter
     silver = build_silver(detections(track_rows(1, feet)), GEOMETRY, DAY)
     visits = silver.tracks.to_pylist()[0]["zone_visits"]
     assert [(v["zone"], round(v["seconds"], 3)) for v in visits] == [("counter", 4.0)]
