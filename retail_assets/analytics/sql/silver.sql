@@ -105,24 +105,30 @@ WHERE (e.ay > c.ay) <> (e.by > c.ay) AND c.ax < (e.bx - e.ax) * (c.ay - e.ay) / 
 GROUP BY c.vid, c.track_id, c.frame_index, c.zone
 HAVING count(*) % 2 = 1;
 
--- Visits: inside observations at most the grace period apart are one visit.
+-- Visits: inside observations at most the grace period apart are one visit. One window pass marks
+-- where visits start and end; each start is paired with the end that follows it.
 CREATE OR REPLACE TEMP TABLE visits AS
 WITH marked AS (
-    SELECT *,
-        CASE WHEN ts_us - lag(ts_us) OVER w <= $grace_us THEN 0 ELSE 1 END AS new_visit
+    SELECT vid, track_id, zone, frame_index, ts, ts_us,
+        coalesce(ts_us - lag(ts_us) OVER w > $grace_us, true) AS is_start,
+        coalesce(lead(ts_us) OVER w - ts_us > $grace_us, true) AS is_end
     FROM zone_hits
     WINDOW w AS (PARTITION BY vid, track_id, zone ORDER BY frame_index)
-), numbered AS (
+), bounds AS (
     SELECT *,
-        sum(new_visit) OVER (PARTITION BY vid, track_id, zone ORDER BY frame_index ROWS UNBOUNDED PRECEDING)
-            AS visit_no
+        lead(ts) OVER w AS next_ts,
+        lead(ts_us) OVER w AS next_ts_us
     FROM marked
+    WHERE is_start OR is_end
+    WINDOW w AS (PARTITION BY vid, track_id, zone ORDER BY frame_index)
+), paired AS (
+    SELECT vid, track_id, zone, ts AS enter_ts,
+        CASE WHEN is_end THEN ts ELSE next_ts END AS exit_ts,
+        (CASE WHEN is_end THEN ts_us ELSE next_ts_us END - ts_us) / 1000000.0 AS seconds
+    FROM bounds
+    WHERE is_start
 )
-SELECT vid, track_id, zone, min(ts) AS enter_ts, max(ts) AS exit_ts,
-    (max(ts_us) - min(ts_us)) / 1000000.0 AS seconds
-FROM numbered
-GROUP BY vid, track_id, zone, visit_no
-HAVING (max(ts_us) - min(ts_us)) / 1000000.0 >= $min_visit_s;
+SELECT * FROM paired WHERE seconds >= $min_visit_s;
 
 -- Fall episodes: fallen observations at most the shared gap apart; confidence = mean.
 CREATE OR REPLACE TEMP TABLE falls AS
@@ -152,7 +158,7 @@ SELECT vid, frame_index, min(ts_us) AS ts_us, count(track_id) AS people FROM det
 -- detected (they leave no event): every `stride`-th frame between the first and last frame seen
 -- (stride = the smallest step between frames seen), at a time interpolated between the first and
 -- last frame seen (integer microseconds); a frame seen keeps its own time, and a frame seen off
--- that grid counts too. Frames are counted per minute without joining the grid to anything.
+-- that grid counts too. Time is assumed to grow with the frame index.
 CREATE OR REPLACE TEMP TABLE spans AS
 WITH steps AS (
     SELECT vid, frame_index - lag(frame_index) OVER (PARTITION BY vid ORDER BY frame_index) AS step FROM seen
@@ -164,18 +170,34 @@ SELECT s.vid, min(s.frame_index) AS f0, max(s.frame_index) AS f1,
 FROM seen AS s JOIN strides AS st ON s.vid = st.vid
 GROUP BY s.vid;
 
+-- Grid frames whose interpolated time t0 + (k * stride * (t1 - t0)) // (f1 - f0) is before m:
+-- k * stride * (t1 - t0) < (m - t0) * (f1 - f0), counted without listing the frames.
+CREATE OR REPLACE TEMP MACRO grid_frames_before(m, f0, f1, t0, t1, stride) AS
+    CASE
+        WHEN m <= t0 THEN 0
+        WHEN t1 = t0 OR f1 = f0 THEN (f1 - f0) // stride + 1
+        ELSE least(
+            (f1 - f0) // stride + 1,
+            ((m - t0) * (f1 - f0) + stride * (t1 - t0) - 1) // (stride * (t1 - t0))
+        )
+    END;
+
 CREATE OR REPLACE TEMP TABLE frame_minutes AS
-WITH grid AS (
-    SELECT vid, f0, f1, t0, t1, unnest(range(f0, f1 + 1, stride)) AS f FROM spans
-), interpolated AS (
-    SELECT vid, CASE WHEN f1 = f0 THEN t0 ELSE t0 + (f - f0) * (t1 - t0) // (f1 - f0) END AS ts_us FROM grid
+WITH minutes AS (
+    SELECT vid, f0, f1, t0, t1, stride,
+        unnest(range(t0 - t0 % 60000000, t1 - t1 % 60000000 + 60000000, 60000000)) AS minute_us
+    FROM spans
 ), seen_on_grid AS (
+    -- a seen frame on the grid moves from its interpolated minute to its own
     SELECT s.vid, CASE WHEN p.f1 = p.f0 THEN p.t0 ELSE p.t0 + (s.frame_index - p.f0) * (p.t1 - p.t0) // (p.f1 - p.f0) END
             AS ts_us
     FROM seen AS s JOIN spans AS p ON s.vid = p.vid
     WHERE (s.frame_index - p.f0) % p.stride = 0
 ), counted AS (
-    SELECT vid, ts_us - ts_us % 60000000 AS minute_us, 1 AS n FROM interpolated
+    SELECT vid, minute_us,
+        grid_frames_before(minute_us + 60000000, f0, f1, t0, t1, stride)
+            - grid_frames_before(minute_us, f0, f1, t0, t1, stride) AS n
+    FROM minutes
     UNION ALL
     SELECT vid, ts_us - ts_us % 60000000, -1 FROM seen_on_grid
     UNION ALL
