@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "geometry": ("retail_assets.analytics.cli", "check, draw and store a store's camera lines and zones"),
     "demo": ("retail_assets.defs.demo", "run the pipeline end to end on the embedded stack"),
     "secrets": ("retail_assets.secrets_cli", "write the production stack's .env with random secrets"),
+    "maintain": ("retail_assets.lakehouse.maintenance_cli", "table maintenance and raw-data retention"),
+    "soak": ("retail_assets.benchmarks.soak", "backfill store-days under injected faults; check every row"),
 }
 
 

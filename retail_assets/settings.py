@@ -138,3 +138,59 @@ def _flag(name: str, default: bool) -> bool:
     if value in _FALSE:
         return False
     raise InputError(f"{name}={os.environ[name]!r} is not a switch (use true or false)")
+
+
+# -- lakehouse maintenance and raw-data retention (the `lakehouse_maintenance` job) ---------------
+DEFAULT_SNAPSHOT_RETENTION_DAYS = 7.0
+DEFAULT_SNAPSHOTS_KEEP_LAST = 10
+DEFAULT_ORPHAN_WINDOW_HOURS = 72.0
+DEFAULT_TARGET_FILE_MB = 128.0
+
+
+@dataclass(frozen=True)
+class MaintenanceSettings:
+    """Table maintenance: snapshot retention, snapshots always kept, the orphan safety window and
+    the compaction's target file size. Raw-data retention per kind of object, in days; None = kept
+    for ever (the default: nothing is deleted until an operator sets a retention)."""
+
+    snapshot_retention_days: float = DEFAULT_SNAPSHOT_RETENTION_DAYS
+    snapshots_keep_last: int = DEFAULT_SNAPSHOTS_KEEP_LAST
+    orphan_window_hours: float = DEFAULT_ORPHAN_WINDOW_HOURS
+    target_file_mb: float = DEFAULT_TARGET_FILE_MB
+    retain_videos_days: float | None = None
+    retain_ndjson_days: float | None = None  # NDJSON and the preview and fall frames beside it
+    retain_receipts_days: float | None = None
+    retain_dead_letters_days: float | None = None
+
+    @classmethod
+    def from_env(cls) -> MaintenanceSettings:
+        return cls(
+            snapshot_retention_days=_number("RVA_SNAPSHOT_RETENTION_DAYS", DEFAULT_SNAPSHOT_RETENTION_DAYS),
+            snapshots_keep_last=int(
+                _number("RVA_SNAPSHOTS_KEEP_LAST", DEFAULT_SNAPSHOTS_KEEP_LAST, minimum=1)
+            ),
+            orphan_window_hours=_number("RVA_ORPHAN_WINDOW_HOURS", DEFAULT_ORPHAN_WINDOW_HOURS),
+            target_file_mb=_number("RVA_TARGET_FILE_MB", DEFAULT_TARGET_FILE_MB, minimum=1),
+            retain_videos_days=_optional_number("RVA_RETAIN_VIDEOS_DAYS"),
+            retain_ndjson_days=_optional_number("RVA_RETAIN_NDJSON_DAYS"),
+            retain_receipts_days=_optional_number("RVA_RETAIN_RECEIPTS_DAYS"),
+            retain_dead_letters_days=_optional_number("RVA_RETAIN_DEAD_LETTERS_DAYS"),
+        )
+
+
+def _optional_number(name: str) -> float | None:
+    return _number(name, None) if os.environ.get(name, "").strip() else None
+
+
+def _number(name: str, default: float | None, minimum: float = 0) -> float:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        assert default is not None
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise InputError(f"{name}={value!r} is not a number") from None
+    if not number >= minimum:  # also refuses nan
+        raise InputError(f"{name}={value!r} must be at least {minimum:g}")
+    return number

@@ -50,3 +50,34 @@ def processed_frames(frames_decoded: int, video_fps: float, sample_fps: object) 
     rate = float(sample_fps) if isinstance(sample_fps, int | float) else None
     sampler = FrameSampler(video_fps, rate)
     return [index for index in range(frames_decoded) if sampler.keep(index)]
+
+
+def cut_clip(source: Path, first_frame: int, frames: int, out: Path) -> Path:
+    """Frames [first_frame, first_frame + frames) of `source` as a Motion JPEG .avi (clips cut at
+    different offsets have different bytes, so each is a video of its own)."""
+    capture = cv2.VideoCapture(str(source))
+    if not capture.isOpened():
+        raise InputError(f"video {source}: OpenCV cannot open it")
+    fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0) or 10.0
+    capture.set(cv2.CAP_PROP_POS_FRAMES, first_frame)
+    writer = None
+    written = 0
+    try:
+        while written < frames:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            if writer is None:
+                height, width = frame.shape[:2]
+                writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
+                if not writer.isOpened():
+                    raise SetupError(f"OpenCV cannot write {out} (Motion JPEG)")
+            writer.write(frame)
+            written += 1
+    finally:
+        capture.release()
+        if writer is not None:
+            writer.release()
+    if written == 0:
+        raise InputError(f"video {source}: no frame at {first_frame} or after could be decoded")
+    return out

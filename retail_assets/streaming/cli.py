@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
@@ -26,11 +27,19 @@ from retail_assets.streaming.publisher import DEFAULT_MAX_MESSAGE_BYTES, publish
 from retail_assets.streaming.receipts import ReceiptStore
 from retail_assets.streaming.sources import iter_source_lines
 
+# The file published when FILE is not given (the producer image: `detections_output.ndjson`).
+PUBLISH_FILE_SETTING = "RVA_PUBLISH_FILE"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     settings = Settings.from_env()
     parser.add_argument(
-        "source", metavar="FILE", help="NDJSON file, s3://bucket/key, or - for standard input"
+        "source",
+        metavar="FILE",
+        nargs="?",
+        default=os.environ.get(PUBLISH_FILE_SETTING) or None,
+        help=f"NDJSON file, s3://bucket/key, or - for standard input (default: ${PUBLISH_FILE_SETTING}; "
+        "the producer image sets it to detections_output.ndjson in its working directory)",
     )
     parser.add_argument(
         "--service-url",
@@ -84,6 +93,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.source:
+        raise InputError(
+            f"no NDJSON to publish: pass FILE (a path, s3://bucket/key or -) or set {PUBLISH_FILE_SETTING}"
+        )
     s3 = _s3_client() if args.source.startswith("s3://") or args.receipts_bucket else None
     lines = iter_source_lines(args.source, s3)
     first_event, lines = _peek_first_event(lines)

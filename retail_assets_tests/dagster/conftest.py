@@ -6,10 +6,10 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import cv2
 import dagster as dg
 import pytest
 
+from retail_assets.benchmarks.video_files import cut_clip
 from retail_assets.defs.resources import IcebergCatalogResource, ObjectStoreResource, PulsarResource
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
@@ -26,20 +26,7 @@ def short_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _write_clip(out: Path, first_frame: int, frames: int = 8) -> Path:
     """Frames [first_frame, first_frame + frames) of vtest.avi as an MJPG .avi (distinct bytes per offset)."""
-    src = cv2.VideoCapture(str(VTEST))
-    fps = src.get(cv2.CAP_PROP_FPS) or 10.0
-    src.set(cv2.CAP_PROP_POS_FRAMES, first_frame)
-    ok, frame = src.read()
-    assert ok, f"cannot decode frame {first_frame} of {VTEST}"
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), fps, (frame.shape[1], frame.shape[0]))
-    for _ in range(frames):
-        writer.write(frame)
-        ok, frame = src.read()
-        if not ok:
-            break
-    writer.release()
-    src.release()
-    return out
+    return cut_clip(VTEST, first_frame, frames, out)
 
 
 @pytest.fixture(scope="session")

@@ -182,7 +182,8 @@ def test_ui_shows_the_asset_graph_and_the_sensor(dagster_dev, browser, test_outp
         "new_video_sensor": "RUNNING"
     }
     assert {s["name"]: s["scheduleState"]["status"] for s in states["schedules"]} == {
-        "nightly_store_rerun": "RUNNING"
+        "nightly_store_rerun": "RUNNING",
+        "weekly_lakehouse_maintenance": "RUNNING",
     }
     browser.save_screenshot(str(test_output_dir / "dagster-automation.png"))
 
