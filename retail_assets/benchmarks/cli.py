@@ -85,7 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from retail_assets.benchmarks.comparison import box_recall, tracking_scores
+    from retail_assets.benchmarks.comparison import box_agreement, tracking_scores
     from retail_assets.benchmarks.video_files import concatenate_video, processed_frames
     from retail_assets.vision.evaluation import load_mot_ground_truth, predictions_from_ndjson
 
@@ -113,28 +113,22 @@ def run(args: argparse.Namespace) -> int:
             "video": str(video),
             "repeat_video": args.repeat_video,
             "machine": machine,
-            "pipelines": {name: run.summary() for name, run in runs.items()},
+            "pipelines": {name: _pipeline_summary(name, runs) for name in runs},
         }
-        if "default" in runs and "naive" in runs:
-            report["speedup_default_vs_naive"] = round(runs["default"].fps / runs["naive"].fps, 3)
         if "default" in runs and "reference" in runs:
             default = runs["default"]
             frames = processed_frames(
                 default.frames_decoded, default.video_fps, default.settings.get("sample_fps")
             )
-            recall, matched, total = box_recall(outputs["reference"], outputs["default"], frames)
-            report["default_recall_of_reference"] = {
-                "recall": round(recall, 4),
-                "matched": matched,
-                "reference_boxes": total,
-                "iou": 0.5,
-            }
+            agreement = box_agreement(outputs["reference"], outputs["default"], frames)
+            report["default_agreement_with_reference"] = agreement.as_dict()
         if gt is not None:
             report["ground_truth"] = str(args.gt)
             report["tracking"] = {
                 name: _rounded(tracking_scores(gt, outputs[name], run.frames_decoded).as_dict())
                 for name, run in runs.items()
             }
+        machine["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
         print_report(report, runs)
         if args.json:
             print(json.dumps(report, sort_keys=True))
@@ -154,6 +148,15 @@ def _overrides(args: argparse.Namespace, pipeline: str) -> dict[str, object]:
         if args.sample_fps:
             overrides["sample_fps"] = args.sample_fps
     return overrides
+
+
+def _pipeline_summary(name: str, runs: dict[str, PipelineRun]) -> dict[str, object]:
+    """One pipeline's figures, with its frames/s as a multiple of each baseline's in the same run."""
+    summary = runs[name].summary()
+    for baseline in ("naive", "reference"):
+        if baseline in runs and baseline != name and runs[baseline].fps > 0:
+            summary[f"speedup_vs_{baseline}"] = round(runs[name].fps / runs[baseline].fps, 3)
+    return summary
 
 
 def _rounded(scores: dict[str, float | int]) -> dict[str, float | int]:
@@ -187,7 +190,8 @@ def print_report(report: dict, runs: dict[str, PipelineRun]) -> None:
         + f": {first.frames_decoded} frames at {first.video_fps:g} fps ({first.video_seconds:.1f} s of video)"
     )
     print(
-        f"machine: {machine['cpu']}, {machine['cores']} cores, load average {machine['load_average_1m_at_start']} at start"
+        f"machine: {machine['cpu']}, {machine['cores']} cores, 1-minute load average "
+        f"{machine['load_average_1m_at_start']} at start, {machine['load_average_1m_at_end']} at end"
     )
     header = "".join(f"{stage:>10}" for stage in (*STAGES, "total"))
     print(f"{'ms/frame':<10}{header}{'frames':>8}{'fps':>8}{'x real':>8}{'peak RSS':>10}")
@@ -199,13 +203,20 @@ def print_report(report: dict, runs: dict[str, PipelineRun]) -> None:
         )
     for name, run in runs.items():
         print(f"  {name}: {run.description}; setup {run.setup_seconds:.1f} s")
-    if "speedup_default_vs_naive" in report:
-        print(f"default vs naive: {report['speedup_default_vs_naive']:.2f}x the frames/s")
-    if "default_recall_of_reference" in report:
-        agreement = report["default_recall_of_reference"]
+    for name, summary in report["pipelines"].items():
+        speedups = [
+            f"{summary[key]:.2f}x the {key.removeprefix('speedup_vs_')}'s"
+            for key in ("speedup_vs_naive", "speedup_vs_reference")
+            if key in summary
+        ]
+        if speedups:
+            print(f"{name} frames/s: " + ", ".join(speedups))
+    if "default_agreement_with_reference" in report:
+        agreement = report["default_agreement_with_reference"]
         print(
-            f"default's recall of the reference's boxes (IoU >= 0.5): {agreement['recall']:.4f} "
-            f"({agreement['matched']} of {agreement['reference_boxes']})"
+            f"default vs the reference's boxes (IoU >= {agreement['iou']}): recall {agreement['recall']:.4f} "
+            f"({agreement['matched']} of {agreement['reference_boxes']}), precision "
+            f"{agreement['precision']:.4f} (of {agreement['candidate_boxes']})"
         )
     if "tracking" in report:
         print(f"tracking accuracy against {report['ground_truth']}:")

@@ -70,7 +70,7 @@ class PipelineRun:
         data.update(
             video_seconds=round(self.video_seconds, 3),
             fps=round(self.fps, 3),
-            realtime_factor=round(self.realtime_factor, 3),
+            real_time_factor=round(self.realtime_factor, 3),
             ms_per_frame={k: round(v, 2) for k, v in self.ms_per_frame().items()},
         )
         return data
