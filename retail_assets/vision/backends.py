@@ -12,6 +12,7 @@ Kept apart from `pipeline` so the choice (and why) reads in one place:
 
 from __future__ import annotations
 
+from retail_assets.errors import InputError
 from retail_assets.vision.config import PipelineConfig
 from retail_assets.vision.detector import Detector, UltralyticsDetector
 from retail_assets.vision.embedder import AppearanceEmbedder, MobileNetEmbedder
@@ -32,9 +33,18 @@ def runs_exported(config: PipelineConfig, model: ResolvedModel) -> bool:
 
 def build_detector(config: PipelineConfig, model: ResolvedModel) -> Detector:
     settings = config.detector_settings()
+    if config.precision == "int8" and not runs_exported(config, model):
+        raise InputError(
+            f"model {model.spec!r}: precision int8 quantizes the OpenVINO export of .pt weights on "
+            "the CPU; use precision fp32 for other models"
+        )
     if runs_exported(config, model):
         from retail_assets.vision.openvino_detector import OpenVinoDetector
 
+        if config.precision == "int8":
+            from retail_assets.vision.quantization import CalibrationSet
+
+            return OpenVinoDetector(model, settings, int8_calibration=CalibrationSet.default())
         return OpenVinoDetector(model, settings)
     return UltralyticsDetector(model, settings)
 

