@@ -80,6 +80,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sample-fps", type=float, help="frames per second of video the default pipeline processes"
     )
+    parser.add_argument(
+        "--precision", choices=("fp32", "int8"), help="weights of the default pipeline's OpenVINO detector"
+    )
+    parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="the default pipeline runs its stages one after the other (no decode/detect thread)",
+    )
     parser.add_argument("--keep", help="keep every pipeline's NDJSON output in this directory")
     parser.add_argument("--json", action="store_true", help="also print one JSON object as the last line")
 
@@ -147,6 +155,10 @@ def _overrides(args: argparse.Namespace, pipeline: str) -> dict[str, object]:
             overrides["embed_size"] = args.embed_size
         if args.sample_fps:
             overrides["sample_fps"] = args.sample_fps
+        if args.precision:
+            overrides["precision"] = args.precision
+        if args.sequential:
+            overrides["overlap_stages"] = False
     return overrides
 
 

