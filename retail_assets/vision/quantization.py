@@ -31,6 +31,7 @@ from retail_assets.vision.exported_models import (
     export_directory,
     exported_model,
 )
+from retail_assets.vision.extras import import_extra, make_exports_hint
 from retail_assets.vision.letterbox import Letterbox
 from retail_assets.vision.models import ResolvedModel
 
@@ -107,8 +108,14 @@ def int8_exported_model(
 def _quantize(float_export: ExportedModel, imgsz: int, calibration: CalibrationSet, scratch: Path) -> Path:
     import shutil
 
-    import nncf
     import openvino as ov
+
+    nncf = import_extra(
+        "nncf",
+        f"the INT8 copy of {float_export.directory.name} (calibration {calibration.video}) is not in "
+        "the model cache; quantizing it",
+        make_exports_hint(" --precision int8"),
+    )
 
     blobs = []
     for image in calibration.frames():
