@@ -19,6 +19,7 @@ from pathlib import Path
 
 from retail_assets.benchmarks.runners import PIPELINES, PipelineRun, run_in_child
 from retail_assets.errors import InputError
+from retail_assets.vision.cli_options import crop_size
 from retail_assets.vision.stage_clock import STAGES
 
 
@@ -39,18 +40,12 @@ def _pipeline_list(value: str) -> list[str]:
     return [name for name in PIPELINES if name in names]  # always the same order
 
 
-def _size(value: str) -> tuple[int, int]:
-    try:
-        height, width = (int(part) for part in value.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 160x160, got {value!r}") from None
-    return height, width
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from retail_assets.vision.trackers import TRACKING_CHOICES
 
-    parser.add_argument("--video", required=True, help="video file to run every pipeline on")
+    parser.add_argument(
+        "--video", help="video file to run every pipeline on (required unless a suite is named)"
+    )
     parser.add_argument("--gt", help="MOTChallenge gt.txt of the video: adds MOTA and IDF1 per pipeline")
     parser.add_argument(
         "--max-frames", type=_positive_int, help="only the first N frames (quick runs, tests)"
@@ -75,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="tracker of the reference and default pipelines (default: the project's default)",
     )
     parser.add_argument(
-        "--embed-size", type=_size, metavar="HxW", help="crop size of the default pipeline's embedder"
+        "--embed-size", type=crop_size, metavar="HxW", help="crop size of the default pipeline's embedder"
     )
     parser.add_argument(
         "--sample-fps", type=float, help="frames per second of video the default pipeline processes"
@@ -90,12 +85,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--keep", help="keep every pipeline's NDJSON output in this directory")
     parser.add_argument("--json", action="store_true", help="also print one JSON object as the last line")
+    # Other suites, named after `bench`: each module brings its own options.
+    suites = parser.add_subparsers(dest="suite", metavar="SUITE")
+    from retail_assets.benchmarks import analytics
+
+    analytics.add_arguments(
+        suites.add_parser(
+            "analytics", help="bronze -> silver -> gold rows/s, columnar vs naive (synthetic day)"
+        )
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "suite", None) == "analytics":
+        from retail_assets.benchmarks.analytics import run as run_analytics
+
+        return run_analytics(args)
+    if not args.video:
+        raise InputError("bench needs --video (the pipelines' benchmark) or a suite: `bench analytics`")
     from retail_assets.benchmarks.comparison import box_agreement, tracking_scores
-    from retail_assets.benchmarks.video_files import concatenate_video, processed_frames
+    from retail_assets.benchmarks.video_files import concatenate_video
     from retail_assets.vision.evaluation import load_mot_ground_truth, predictions_from_ndjson
+    from retail_assets.vision.sampling import processed_frames
 
     video = Path(args.video)
     if not video.is_file():

