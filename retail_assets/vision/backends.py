@@ -47,7 +47,7 @@ def build_detector(config: PipelineConfig, model: ResolvedModel) -> Detector:
         if config.precision == "int8":
             from retail_assets.vision.quantization import CalibrationSet
 
-            return OpenVinoDetector(model, settings, int8_calibration=CalibrationSet.default())
+            return OpenVinoDetector(model, settings, int8=True, calibration=CalibrationSet.configured())
         return OpenVinoDetector(model, settings)
     return UltralyticsDetector(model, settings)
 

@@ -86,11 +86,11 @@ def cached_export(target: Path, produce: Callable[[Path], Path]) -> ExportedMode
 
     Only one process produces at a time (file lock); the others wait and reuse its result.
     """
-    if _complete(target):
+    if complete_export(target):
         return ExportedModel(target, exported_now=False)
     target.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive_lock(target.with_name(target.name + ".lock")):
-        if _complete(target):  # another process exported it while we waited for the lock
+        if complete_export(target):  # another process exported it while we waited for the lock
             return ExportedModel(target, exported_now=False)
         with tempfile.TemporaryDirectory(prefix=".export-", dir=target.parent) as scratch:
             produced = produce(Path(scratch))
@@ -101,7 +101,8 @@ def cached_export(target: Path, produce: Callable[[Path], Path]) -> ExportedMode
     return ExportedModel(target, exported_now=True)
 
 
-def _complete(directory: Path) -> bool:
+def complete_export(directory: Path) -> bool:
+    """Whether `directory` holds a finished export (its marker is written last)."""
     return (directory / COMPLETE_MARKER).is_file() and any(directory.glob("*.xml"))
 
 

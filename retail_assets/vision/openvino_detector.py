@@ -72,7 +72,8 @@ class OpenVinoDetector:
         precision: str = "auto",
         threads: int | None = None,
         cache: Path | None = None,
-        int8_calibration: CalibrationSet | None = None,
+        int8: bool = False,
+        calibration: CalibrationSet | None = None,
     ) -> None:
         import openvino as ov
 
@@ -80,10 +81,11 @@ class OpenVinoDetector:
             raise SetupError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         self.model = model
         self.settings = settings
-        # With a calibration set: the INT8 copy of the export (quantized once, then cached).
-        self.int8 = int8_calibration is not None
-        if int8_calibration is not None:
-            self.export = int8_exported_model(model, settings.imgsz, int8_calibration, cache)
+        # `int8`: the INT8 copy of the export, quantized once on `calibration` and then cached
+        # (without a calibration set, the cache's one INT8 export of this model is used).
+        self.int8 = int8
+        if int8:
+            self.export = int8_exported_model(model, settings.imgsz, calibration, cache)
         else:
             self.export = exported_model(model, settings.imgsz, "openvino", cache)
         self.class_map = settings.class_map(read_class_names(self.export.metadata))

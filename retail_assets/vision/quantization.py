@@ -30,6 +30,7 @@ from retail_assets.errors import SetupError
 from retail_assets.vision.exported_models import (
     ExportedModel,
     cached_export,
+    complete_export,
     export_directory,
     exported_model,
 )
@@ -61,16 +62,25 @@ class CalibrationSet:
             )
 
     @classmethod
-    def default(cls) -> CalibrationSet:
+    def configured(cls) -> CalibrationSet | None:
+        """From RVA_CALIBRATION_VIDEO, else vtest.avi where Debian's opencv-doc put it, else None."""
         configured = os.environ.get(CALIBRATION_VIDEO_ENV, "").strip()
         if configured:
             return cls(Path(configured))
         if DEBIAN_SAMPLE_VIDEO.is_file():
             return cls(DEBIAN_SAMPLE_VIDEO)
-        raise SetupError(
-            f"the INT8 detector needs calibration frames: set {CALIBRATION_VIDEO_ENV} to a video of "
-            "a store camera (its frames 0-99 are used), or run with precision fp32"
-        )
+        return None
+
+    @classmethod
+    def default(cls) -> CalibrationSet:
+        """The configured set; SetupError when there is none (quantizing needs frames)."""
+        calibration = cls.configured()
+        if calibration is None:
+            raise SetupError(
+                f"the INT8 detector needs calibration frames: set {CALIBRATION_VIDEO_ENV} to a video of "
+                "a store camera (its frames 0-99 are used), or run with precision fp32"
+            )
+        return calibration
 
     @property
     def frame_indices(self) -> range:
@@ -98,13 +108,36 @@ class CalibrationSet:
 
 
 def int8_exported_model(
-    model: ResolvedModel, imgsz: int, calibration: CalibrationSet, cache: Path | None = None
+    model: ResolvedModel, imgsz: int, calibration: CalibrationSet | None, cache: Path | None = None
 ) -> ExportedModel:
-    """The cached INT8 export of `model` at `imgsz`, quantizing the float export first if needed."""
-    float_export = exported_model(model, imgsz, "openvino", cache)
+    """The cached INT8 export of `model` at `imgsz`, quantizing the float export first if needed.
+
+    Without a calibration set (a runtime image carries the exports, not the calibration video),
+    the one INT8 export of the cache for this model and size is used.
+    """
     base = export_directory(model, imgsz, "openvino", cache)
+    if calibration is None:
+        return _only_int8_export(base)
     target = base.with_name(f"{base.name}-int8-{calibration.fingerprint()}")
+    if complete_export(target):
+        return ExportedModel(target, exported_now=False)
+    float_export = exported_model(model, imgsz, "openvino", cache)
     return cached_export(target, lambda scratch: _quantize(float_export, imgsz, calibration, scratch))
+
+
+def _only_int8_export(base: Path) -> ExportedModel:
+    found = sorted(d for d in base.parent.glob(f"{base.name}-int8-*") if complete_export(d))
+    if len(found) == 1:
+        return ExportedModel(found[0], exported_now=False)
+    if not found:
+        raise SetupError(
+            f"no INT8 export of {base.name} in {base.parent} and no calibration video to make one: set "
+            f"{CALIBRATION_VIDEO_ENV} (then `retail-assets models export --precision int8`), or use precision fp32"
+        )
+    raise SetupError(
+        f"{len(found)} INT8 exports of {base.name} in {base.parent} ({', '.join(d.name for d in found)}): "
+        f"set {CALIBRATION_VIDEO_ENV} to the video that calibrated the one to use"
+    )
 
 
 def _quantize(float_export: ExportedModel, imgsz: int, calibration: CalibrationSet, scratch: Path) -> Path:

@@ -35,7 +35,7 @@ def detectors(model_cache: Path, calibration: CalibrationSet) -> tuple[OpenVinoD
     model = resolve_model("default")
     settings = PipelineConfig().detector_settings()
     float_detector = OpenVinoDetector(model, settings, cache=model_cache)
-    int8_detector = OpenVinoDetector(model, settings, cache=model_cache, int8_calibration=calibration)
+    int8_detector = OpenVinoDetector(model, settings, cache=model_cache, int8=True, calibration=calibration)
     return float_detector, int8_detector
 
 
@@ -67,7 +67,7 @@ def test_int8_export_is_cached_per_calibration_set(
     assert int8_detector.fingerprint == f"{model.name}-int8@{model.sha256[:12]}"
     assert float_detector.fingerprint == model.fingerprint
     settings = PipelineConfig().detector_settings()
-    again = OpenVinoDetector(model, settings, cache=model_cache, int8_calibration=calibration)
+    again = OpenVinoDetector(model, settings, cache=model_cache, int8=True, calibration=calibration)
     assert not again.export.exported_now and again.export.directory == int8_detector.export.directory
     other = CalibrationSet(vtest, first=0, last=18, step=3)
     assert other.fingerprint() != calibration.fingerprint()
@@ -89,6 +89,19 @@ def test_int8_boxes_agree_with_the_float_export_on_held_out_frames(
     assert float_boxes > 100  # people are in these frames
     assert matched / float_boxes >= 0.9, (matched, float_boxes)
     assert matched / int8_boxes >= 0.9, (matched, int8_boxes)
+
+
+def test_a_runtime_without_the_calibration_video_uses_the_cached_int8_export(
+    detectors: tuple[OpenVinoDetector, OpenVinoDetector], model_cache: Path, tmp_path: Path
+) -> None:
+    _, int8_detector = detectors
+    model = resolve_model("default")
+    settings = PipelineConfig().detector_settings()
+    found = OpenVinoDetector(model, settings, cache=model_cache, int8=True, calibration=None)
+    assert found.export.directory == int8_detector.export.directory and not found.export.exported_now
+    empty = tmp_path / "empty-cache"
+    with pytest.raises(SetupError, match=r"no INT8 export of .* and no calibration video"):
+        OpenVinoDetector(model, settings, cache=empty, int8=True, calibration=None)
 
 
 def test_int8_needs_calibration_frames(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
