@@ -12,6 +12,10 @@ from retail_assets.errors import RetailAssetsError
 COMMANDS: dict[str, tuple[str, str]] = {
     "stack": ("retail_assets.stack.cli", "manage the embedded SeaweedFS + Pulsar Lite + Iceberg stack"),
     "ingest": ("retail_assets.ingest", "video -> tracked detections as NDJSON (YOLOv8 + DeepSort)"),
+    "models": (
+        "retail_assets.vision.models_cli",
+        "make the OpenVINO exports runs use (needs the export extra)",
+    ),
     "eval": ("retail_assets.vision.evaluation_cli", "score tracking against MOTChallenge ground truth"),
     "publish": ("retail_assets.streaming.cli", "publish NDJSON detection events to Pulsar"),
     "bench": ("retail_assets.benchmarks.cli", "benchmark the pipelines side by side"),

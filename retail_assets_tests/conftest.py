@@ -8,6 +8,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -176,3 +177,24 @@ def postgres() -> Iterator[PostgresServer]:
     finally:
         run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"])
         shutil.rmtree(root, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class ExportedCache:
+    directory: Path
+    output: str  # what `retail-assets models export` printed
+
+
+@pytest.fixture(scope="session")
+def exported_model_cache(tmp_path_factory: pytest.TempPathFactory) -> ExportedCache:
+    """A model cache filled by `retail-assets models export`, as the image's first stage does."""
+    directory = tmp_path_factory.mktemp("exported-models")
+    done = subprocess.run(
+        [sys.executable, "-m", "retail_assets.cli", "models", "export", "--cache", str(directory)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return ExportedCache(directory, done.stdout)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from retail_assets.benchmarks.runners import PIPELINES, PipelineRun, run_in_child
 from retail_assets.errors import InputError
+from retail_assets.vision.cli_options import crop_size
 from retail_assets.vision.stage_clock import STAGES
 
 
@@ -37,14 +38,6 @@ def _pipeline_list(value: str) -> list[str]:
             f"choose among {', '.join(PIPELINES)} (comma-separated), got {value!r}"
         )
     return [name for name in PIPELINES if name in names]  # always the same order
-
-
-def _size(value: str) -> tuple[int, int]:
-    try:
-        height, width = (int(part) for part in value.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 160x160, got {value!r}") from None
-    return height, width
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -77,10 +70,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="tracker of the reference and default pipelines (default: the project's default)",
     )
     parser.add_argument(
-        "--embed-size", type=_size, metavar="HxW", help="crop size of the default pipeline's embedder"
+        "--embed-size", type=crop_size, metavar="HxW", help="crop size of the default pipeline's embedder"
     )
     parser.add_argument(
         "--sample-fps", type=float, help="frames per second of video the default pipeline processes"
+    )
+    parser.add_argument(
+        "--precision", choices=("fp32", "int8"), help="weights of the default pipeline's OpenVINO detector"
+    )
+    parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="the default pipeline runs its stages one after the other (no decode/detect thread)",
     )
     parser.add_argument("--keep", help="keep every pipeline's NDJSON output in this directory")
     parser.add_argument("--json", action="store_true", help="also print one JSON object as the last line")
@@ -102,9 +103,10 @@ def run(args: argparse.Namespace) -> int:
         return run_analytics(args)
     if not args.video:
         raise InputError("bench needs --video (the pipelines' benchmark) or a suite: `bench analytics`")
-    from retail_assets.benchmarks.comparison import box_recall, tracking_scores
-    from retail_assets.benchmarks.video_files import concatenate_video, processed_frames
+    from retail_assets.benchmarks.comparison import box_agreement, tracking_scores
+    from retail_assets.benchmarks.video_files import concatenate_video
     from retail_assets.vision.evaluation import load_mot_ground_truth, predictions_from_ndjson
+    from retail_assets.vision.sampling import processed_frames
 
     video = Path(args.video)
     if not video.is_file():
@@ -130,28 +132,22 @@ def run(args: argparse.Namespace) -> int:
             "video": str(video),
             "repeat_video": args.repeat_video,
             "machine": machine,
-            "pipelines": {name: run.summary() for name, run in runs.items()},
+            "pipelines": {name: _pipeline_summary(name, runs) for name in runs},
         }
-        if "default" in runs and "naive" in runs:
-            report["speedup_default_vs_naive"] = round(runs["default"].fps / runs["naive"].fps, 3)
         if "default" in runs and "reference" in runs:
             default = runs["default"]
             frames = processed_frames(
                 default.frames_decoded, default.video_fps, default.settings.get("sample_fps")
             )
-            recall, matched, total = box_recall(outputs["reference"], outputs["default"], frames)
-            report["default_recall_of_reference"] = {
-                "recall": round(recall, 4),
-                "matched": matched,
-                "reference_boxes": total,
-                "iou": 0.5,
-            }
+            agreement = box_agreement(outputs["reference"], outputs["default"], frames)
+            report["default_agreement_with_reference"] = agreement.as_dict()
         if gt is not None:
             report["ground_truth"] = str(args.gt)
             report["tracking"] = {
                 name: _rounded(tracking_scores(gt, outputs[name], run.frames_decoded).as_dict())
                 for name, run in runs.items()
             }
+        machine["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
         print_report(report, runs)
         if args.json:
             print(json.dumps(report, sort_keys=True))
@@ -170,7 +166,20 @@ def _overrides(args: argparse.Namespace, pipeline: str) -> dict[str, object]:
             overrides["embed_size"] = args.embed_size
         if args.sample_fps:
             overrides["sample_fps"] = args.sample_fps
+        if args.precision:
+            overrides["precision"] = args.precision
+        if args.sequential:
+            overrides["overlap_stages"] = False
     return overrides
+
+
+def _pipeline_summary(name: str, runs: dict[str, PipelineRun]) -> dict[str, object]:
+    """One pipeline's figures, with its frames/s as a multiple of each baseline's in the same run."""
+    summary = runs[name].summary()
+    for baseline in ("naive", "reference"):
+        if baseline in runs and baseline != name and runs[baseline].fps > 0:
+            summary[f"speedup_vs_{baseline}"] = round(runs[name].fps / runs[baseline].fps, 3)
+    return summary
 
 
 def _rounded(scores: dict[str, float | int]) -> dict[str, float | int]:
@@ -204,7 +213,8 @@ def print_report(report: dict, runs: dict[str, PipelineRun]) -> None:
         + f": {first.frames_decoded} frames at {first.video_fps:g} fps ({first.video_seconds:.1f} s of video)"
     )
     print(
-        f"machine: {machine['cpu']}, {machine['cores']} cores, load average {machine['load_average_1m_at_start']} at start"
+        f"machine: {machine['cpu']}, {machine['cores']} cores, 1-minute load average "
+        f"{machine['load_average_1m_at_start']} at start, {machine['load_average_1m_at_end']} at end"
     )
     header = "".join(f"{stage:>10}" for stage in (*STAGES, "total"))
     print(f"{'ms/frame':<10}{header}{'frames':>8}{'fps':>8}{'x real':>8}{'peak RSS':>10}")
@@ -216,13 +226,20 @@ def print_report(report: dict, runs: dict[str, PipelineRun]) -> None:
         )
     for name, run in runs.items():
         print(f"  {name}: {run.description}; setup {run.setup_seconds:.1f} s")
-    if "speedup_default_vs_naive" in report:
-        print(f"default vs naive: {report['speedup_default_vs_naive']:.2f}x the frames/s")
-    if "default_recall_of_reference" in report:
-        agreement = report["default_recall_of_reference"]
+    for name, summary in report["pipelines"].items():
+        speedups = [
+            f"{summary[key]:.2f}x the {key.removeprefix('speedup_vs_')}'s"
+            for key in ("speedup_vs_naive", "speedup_vs_reference")
+            if key in summary
+        ]
+        if speedups:
+            print(f"{name} frames/s: " + ", ".join(speedups))
+    if "default_agreement_with_reference" in report:
+        agreement = report["default_agreement_with_reference"]
         print(
-            f"default's recall of the reference's boxes (IoU >= 0.5): {agreement['recall']:.4f} "
-            f"({agreement['matched']} of {agreement['reference_boxes']})"
+            f"default vs the reference's boxes (IoU >= {agreement['iou']}): recall {agreement['recall']:.4f} "
+            f"({agreement['matched']} of {agreement['reference_boxes']}), precision "
+            f"{agreement['precision']:.4f} (of {agreement['candidate_boxes']})"
         )
     if "tracking" in report:
         print(f"tracking accuracy against {report['ground_truth']}:")

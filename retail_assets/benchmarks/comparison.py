@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -13,27 +14,55 @@ from retail_assets.vision.evaluation import Box, GroundTruth, TrackingScores, ev
 MATCH_IOU = 0.5
 
 
-def box_recall(
+@dataclass(frozen=True)
+class BoxAgreement:
+    """How far a candidate's boxes agree with the reference's (one-to-one, IoU >= threshold)."""
+
+    matched: int
+    reference_boxes: int
+    candidate_boxes: int
+    iou: float = MATCH_IOU
+
+    @property
+    def recall(self) -> float:
+        """Share of the reference's boxes the candidate also has (1.0 when the reference has none)."""
+        return self.matched / self.reference_boxes if self.reference_boxes else 1.0
+
+    @property
+    def precision(self) -> float:
+        """Share of the candidate's boxes the reference also has (1.0 when the candidate has none)."""
+        return self.matched / self.candidate_boxes if self.candidate_boxes else 1.0
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "recall": round(self.recall, 4),
+            "precision": round(self.precision, 4),
+            "matched": self.matched,
+            "reference_boxes": self.reference_boxes,
+            "candidate_boxes": self.candidate_boxes,
+            "iou": self.iou,
+        }
+
+
+def box_agreement(
     reference: dict[int, list[Box]],
     candidate: dict[int, list[Box]],
     frames: Iterable[int],
     iou_threshold: float = MATCH_IOU,
-) -> tuple[float, int, int]:
-    """Share of the reference's boxes that `candidate` also has (one-to-one, IoU >= threshold).
-
-    Returns (recall, matched, reference boxes); recall is 1.0 when the reference has no box.
-    """
-    matched = total = 0
+) -> BoxAgreement:
+    """Match the two pipelines' boxes frame by frame over `frames` (Hungarian, on IoU)."""
+    matched = reference_total = candidate_total = 0
     for frame in frames:
         ref = reference.get(frame, [])
-        total += len(ref)
         got = candidate.get(frame, [])
+        reference_total += len(ref)
+        candidate_total += len(got)
         if not ref or not got:
             continue
         iou = iou_matrix(_coords(ref), _coords(got))
         rows, cols = linear_sum_assignment(-iou)
         matched += int((iou[rows, cols] >= iou_threshold).sum())
-    return (matched / total if total else 1.0), matched, total
+    return BoxAgreement(matched, reference_total, candidate_total, iou_threshold)
 
 
 def tracking_scores(

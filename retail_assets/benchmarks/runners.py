@@ -70,7 +70,7 @@ class PipelineRun:
         data.update(
             video_seconds=round(self.video_seconds, 3),
             fps=round(self.fps, 3),
-            realtime_factor=round(self.realtime_factor, 3),
+            real_time_factor=round(self.realtime_factor, 3),
             ms_per_frame={k: round(v, 2) for k, v in self.ms_per_frame().items()},
         )
         return data
@@ -214,6 +214,8 @@ def describe_settings(settings: dict[str, object]) -> str:
     """One line a reader can check a project pipeline's figures against."""
     detector = {"openvino": "OpenVINO export of the .pt weights", "pytorch": "PyTorch weights (ultralytics)"}
     parts = [f"{detector.get(str(settings['runtime']), settings['runtime'])} at {settings['imgsz']}"]
+    if settings.get("precision") == "int8":
+        parts[0] += " quantized to INT8"
     if settings["tracker"] == "deepsort":
         if settings["embedder"] == "openvino":
             height, width = settings["embed_size"]  # type: ignore[misc]
@@ -224,6 +226,8 @@ def describe_settings(settings: dict[str, object]) -> str:
         parts.append(str(settings["tracker"]))
     sample = settings.get("sample_fps")
     parts.append("every frame" if sample is None else f"{sample} frames per video second")
+    if settings.get("overlap_stages"):
+        parts.append("decode + detect overlapped with embed + track")
     return ", ".join(parts)
 
 

@@ -1,4 +1,4 @@
-"""Video helpers the benchmark needs: a longer copy of a video, and which frames get processed."""
+"""Video helpers the benchmarks need: a longer copy of a video, and a clip cut out of one."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 import cv2
 
 from retail_assets.errors import InputError, SetupError
-from retail_assets.vision.sampling import FrameSampler
 
 
 def concatenate_video(source: Path, times: int, out: Path) -> Path:
@@ -43,13 +42,6 @@ def concatenate_video(source: Path, times: int, out: Path) -> Path:
     if written == 0:
         raise InputError(f"video {source}: no frame could be decoded")
     return out
-
-
-def processed_frames(frames_decoded: int, video_fps: float, sample_fps: object) -> list[int]:
-    """Indices of the frames a pipeline with this `sample_fps` (None: every frame) processed."""
-    rate = float(sample_fps) if isinstance(sample_fps, int | float) else None
-    sampler = FrameSampler(video_fps, rate)
-    return [index for index in range(frames_decoded) if sampler.keep(index)]
 
 
 def cut_clip(source: Path, first_frame: int, frames: int, out: Path) -> Path:

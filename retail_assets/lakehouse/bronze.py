@@ -59,7 +59,7 @@ from pyiceberg.types import DateType, NestedField, StringType, TimestamptzType
 
 from retail_assets.contracts.store_day import StoreDay
 from retail_assets.errors import InputError, RetailAssetsError, SetupError
-from retail_assets.lakehouse.prefetch import prefetched
+from retail_assets.prefetch import prefetched
 from retail_assets.settings import DEFAULT_NAMESPACE
 from retail_assets.streaming.reader import MessageColumns, read_receipt_columns
 from retail_assets.streaming.receipts import PublishReceipt

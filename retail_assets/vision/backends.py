@@ -12,10 +12,14 @@ Kept apart from `pipeline` so the choice (and why) reads in one place:
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from retail_assets.errors import InputError
 from retail_assets.vision.config import PipelineConfig
 from retail_assets.vision.detector import Detector, UltralyticsDetector
 from retail_assets.vision.embedder import AppearanceEmbedder, MobileNetEmbedder
-from retail_assets.vision.models import ResolvedModel
+from retail_assets.vision.exported_models import ExportedModel
+from retail_assets.vision.models import ResolvedModel, resolve_model
 from retail_assets.vision.tracker import Tracker
 from retail_assets.vision.trackers import TRACKERS
 
@@ -32,9 +36,18 @@ def runs_exported(config: PipelineConfig, model: ResolvedModel) -> bool:
 
 def build_detector(config: PipelineConfig, model: ResolvedModel) -> Detector:
     settings = config.detector_settings()
+    if config.precision == "int8" and not runs_exported(config, model):
+        raise InputError(
+            f"model {model.spec!r}: precision int8 quantizes the OpenVINO export of .pt weights on "
+            "the CPU; use precision fp32 for other models"
+        )
     if runs_exported(config, model):
         from retail_assets.vision.openvino_detector import OpenVinoDetector
 
+        if config.precision == "int8":
+            from retail_assets.vision.quantization import CalibrationSet
+
+            return OpenVinoDetector(model, settings, int8=True, calibration=CalibrationSet.configured())
         return OpenVinoDetector(model, settings)
     return UltralyticsDetector(model, settings)
 
@@ -42,6 +55,10 @@ def build_detector(config: PipelineConfig, model: ResolvedModel) -> Detector:
 def build_embedder(config: PipelineConfig) -> AppearanceEmbedder | None:
     if not TRACKERS[config.tracker].needs_embeddings:
         return None
+    if config.embedder == "histogram":
+        from retail_assets.vision.histogram_embedder import ColourHistogramEmbedder
+
+        return ColourHistogramEmbedder()
     if config.embedder == "openvino" and config.device == "cpu":
         from retail_assets.vision.openvino_embedder import OpenVinoMobileNetEmbedder
 
@@ -53,3 +70,30 @@ def build_tracker(config: PipelineConfig, video_fps: float) -> Tracker:
     """A fresh tracker for one video (`PipelineConfig` has already refused unknown names)."""
     # A video whose header carries no frame rate reads as 0 fps.
     return TRACKERS[config.tracker](config.tracking, video_fps or 30.0)
+
+
+def make_exports(config: PipelineConfig, cache: Path | None = None) -> dict[str, ExportedModel]:
+    """Every export a pipeline of `config` runs from, made now unless the cache has it, by role.
+
+    What `retail-assets models export` runs: with these in the cache, a runtime install (no
+    torch) builds the pipeline of `config` without exporting anything.
+    """
+    from retail_assets.vision.exported_models import exported_model
+
+    model = resolve_model(config.model)
+    if not runs_exported(config, model):
+        raise InputError(
+            f"model {model.spec!r} on device {config.device!r} with runtime {config.runtime!r} runs "
+            "through ultralytics, not from an OpenVINO export: there is nothing to export"
+        )
+    exports = {"detector": exported_model(model, config.imgsz, "openvino", cache)}
+    if config.precision == "int8":
+        from retail_assets.vision.quantization import CalibrationSet, int8_exported_model
+
+        calibration = CalibrationSet.default()
+        exports["detector-int8"] = int8_exported_model(model, config.imgsz, calibration, cache)
+    if TRACKERS[config.tracker].needs_embeddings and config.embedder == "openvino":
+        from retail_assets.vision.openvino_embedder import mobilenet_export
+
+        exports["embedder"] = mobilenet_export(cache)
+    return exports

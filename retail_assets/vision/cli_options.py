@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from retail_assets.vision.config import RUNTIMES, PipelineConfig
+from retail_assets.vision.config import EMBEDDERS, PRECISIONS, RUNTIMES, PipelineConfig
+from retail_assets.vision.quantization import CALIBRATION_VIDEO_ENV
 from retail_assets.vision.trackers import NO_TRACKER, TRACKING_CHOICES
 
 
@@ -22,8 +23,18 @@ def unit_float(value: str) -> float:
     return number
 
 
+def crop_size(value: str) -> tuple[int, int]:
+    """`HEIGHTxWIDTH` (e.g. 224x224) -> (height, width)."""
+    try:
+        height, width = (int(part) for part in value.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 160x160, got {value!r}") from None
+    return height, width
+
+
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """--model, --conf, --fallen-conf, --nms-iou, --imgsz, --device, --tracker, --runtime."""
+    """--model, --conf, --fallen-conf, --nms-iou, --imgsz, --device, --tracker, --runtime, --precision,
+    --embedder, --embed-size."""
     defaults = PipelineConfig()
     parser.add_argument(
         "--model",
@@ -69,6 +80,26 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         default=defaults.runtime,
         help="detector runtime for .pt weights on a CPU: openvino (default; cached export, about 3x faster) or pytorch",
     )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=defaults.precision,
+        help=f"weights of the OpenVINO detector: fp32 (the export) or int8 (NNCF-quantized, calibrated on "
+        f"${CALIBRATION_VIDEO_ENV}); default {defaults.precision}",
+    )
+    parser.add_argument(
+        "--embedder",
+        choices=EMBEDDERS,
+        default=defaults.embedder,
+        help=f"DeepSort's appearance features (default {defaults.embedder})",
+    )
+    parser.add_argument(
+        "--embed-size",
+        type=crop_size,
+        metavar="HxW",
+        default=defaults.embed_size,
+        help="crop size the OpenVINO embedder sees (default {}x{})".format(*defaults.embed_size),
+    )
 
 
 def model_settings(args: argparse.Namespace, tracking: bool) -> dict[str, object]:
@@ -82,4 +113,7 @@ def model_settings(args: argparse.Namespace, tracking: bool) -> dict[str, object
         "device": args.device,
         "tracker": args.tracker if tracking else NO_TRACKER,
         "runtime": args.runtime,
+        "precision": args.precision,
+        "embedder": args.embedder,
+        "embed_size": tuple(args.embed_size),
     }

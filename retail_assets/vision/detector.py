@@ -155,12 +155,16 @@ class UltralyticsDetector:
     """YOLO through ultralytics; loads the model once and reuses it for every frame."""
 
     def __init__(self, model: ResolvedModel, settings: DetectorSettings) -> None:
-        from ultralytics import YOLO
+        from retail_assets.vision.extras import import_extra
 
+        ultralytics = import_extra(
+            "ultralytics",
+            f"model {model.spec!r} through ultralytics (runtime pytorch, a GPU device or a non-.pt model)",
+        )
         self.model = model
         self.settings = settings
         try:
-            self._yolo = YOLO(model.load_target, task="detect")
+            self._yolo = ultralytics.YOLO(model.load_target, task="detect")
         except Exception as exc:  # ultralytics raises many types for unreadable weights
             raise SetupError(f"model {model.spec!r}: ultralytics could not load it: {exc}") from exc
         names = {int(k): str(v) for k, v in dict(self._yolo.names).items()}

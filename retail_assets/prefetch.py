@@ -1,8 +1,10 @@
 """Run a producer of batches in a background thread, at most a fixed number of batches ahead.
 
-The bronze writer reads messages from Pulsar (Python-bound) while the previous batch is parsed and
-written as Parquet (Arrow and the S3 upload release the GIL), so the two overlap on two cores.
-The queue is bounded, so memory stays a few batches, whatever the partition size.
+Two stages of different kinds then share two cores: the bronze writer reads messages from Pulsar
+(Python-bound) while the previous batch is parsed and written as Parquet (Arrow and the S3 upload
+release the GIL); the detection pipeline decodes and detects the next frame (OpenCV and OpenVINO
+release the GIL) while the current one is embedded and tracked. The queue is bounded, so memory
+stays a few items, whatever the input's size.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from retail_assets.lakehouse.prefetch import prefetched
+from retail_assets.prefetch import prefetched
 
 
 def test_items_arrive_in_order() -> None:
