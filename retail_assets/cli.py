@@ -15,6 +15,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("retail_assets.vision.evaluation_cli", "score tracking against MOTChallenge ground truth"),
     "publish": ("retail_assets.streaming.cli", "publish NDJSON detection events to Pulsar"),
     "bench": ("retail_assets.benchmarks.cli", "benchmark the pipelines side by side"),
+    "query": (
+        "retail_assets.lakehouse.query",
+        "SQL (DuckDB) over the lakehouse tables: bronze, silver, gold",
+    ),
     "demo": ("retail_assets.defs.demo", "run the pipeline end to end on the embedded stack"),
     "secrets": ("retail_assets.secrets_cli", "write the production stack's .env with random secrets"),
 }
