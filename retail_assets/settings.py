@@ -50,6 +50,12 @@ class Settings:
     blur_people: bool = DEFAULT_BLUR_PEOPLE  # pixelate people in stored/shown preview images
     require_pulsar_auth: bool = False  # production: no Pulsar client without a token
     pulsar_auth_token: str | None = field(default=None, repr=False)
+    # Where the stores' camera geometry documents live: s3://bucket/prefix/ or a local directory.
+    geometry_uri: str = ""  # "" = s3://<detections_bucket>/_geometry/ (see geometry_location)
+
+    @property
+    def geometry_location(self) -> str:
+        return self.geometry_uri or f"s3://{self.detections_bucket}/_geometry/"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -70,6 +76,7 @@ class Settings:
             blur_people=_flag("RVA_BLUR_PEOPLE", DEFAULT_BLUR_PEOPLE),
             require_pulsar_auth=require_pulsar_auth(),
             pulsar_auth_token=pulsar_auth_token(),
+            geometry_uri=os.environ.get("RVA_GEOMETRY_URI", "").strip(),
         )
 
 

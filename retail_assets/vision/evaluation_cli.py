@@ -37,6 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-frames", type=int, default=None, help="only the first N frames (gt beyond them is not scored)"
     )
+    parser.add_argument(
+        "--geometry",
+        help="camera geometry YAML: also compare line crossings and zone occupancy with the ground truth's",
+    )
+    parser.add_argument(
+        "--camera", help="camera of --geometry to use (default: its only camera); its latest version is used"
+    )
     parser.add_argument("--json", action="store_true", help="print the scores as one JSON object")
     parser.add_argument("--progress", choices=["auto", "0", "1"], default="auto", help="progress bar on stderr")  # fmt: skip
 
@@ -53,14 +60,18 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"detections {ndjson}: file does not exist")
         frames = _frames(gt, args.max_frames)
         scores = evaluate(gt, predictions_from_ndjson(ndjson), frames, args.iou)
-        _report(scores, args, f"detections {ndjson}")
+        counts = _counts(args, gt, ndjson) if args.geometry else None
+        _report(scores, args, f"detections {ndjson}", counts)
         return 0
     with tempfile.TemporaryDirectory(prefix="rva-eval-") as scratch:
         out = Path(args.save) if args.save else Path(scratch) / "eval.ndjson"
         stats = _run_pipeline(args, out)
         frames = _frames(gt, stats.frames_decoded)
         scores = evaluate(gt, predictions_from_ndjson(out), frames, args.iou)
-    _report(scores, args, f"model {stats.model}, config {stats.config_fingerprint}, {stats.fps:.2f} fps")
+        counts = _counts(args, gt, out) if args.geometry else None
+    _report(
+        scores, args, f"model {stats.model}, config {stats.config_fingerprint}, {stats.fps:.2f} fps", counts
+    )
     return 0
 
 
@@ -89,11 +100,59 @@ def _run_pipeline(args: argparse.Namespace, out: Path):  # -> PipelineStats
     return VideoPipeline(config).process(video, context, out, progress=progress)
 
 
-def _report(scores: TrackingScores, args: argparse.Namespace, what: str) -> None:
+def _counts(args: argparse.Namespace, gt: object, ndjson: Path):  # -> CountComparison
+    """Crossings per line and occupancy per zone, the pipeline's next to the ground truth's."""
+    from retail_assets.analytics.ground_truth import compare_counts, ground_truth_detections
+    from retail_assets.analytics.ndjson import detections_from_ndjson_file, seconds_per_frame
+
+    version, camera = _geometry_camera(args.geometry, args.camera)
+    pipeline = detections_from_ndjson_file(ndjson)
+    truth = ground_truth_detections(
+        gt,  # type: ignore[arg-type]
+        version.store_id,
+        camera.camera_id,
+        camera.width,
+        camera.height,
+        seconds_per_frame(pipeline),
+    )
+    # both sides are described by the same camera: the pipeline's ids name the eval run, not the store
+    pipeline = _as_camera(pipeline, version.store_id, camera.camera_id)
+    return compare_counts(pipeline, truth, version, camera, version.valid_from)
+
+
+def _geometry_camera(path: str, camera_id: str | None):  # -> (StoreGeometry, CameraGeometry)
+    from retail_assets.analytics.geometry import read_geometry_file
+
+    document = read_geometry_file(path)
+    version = document.versions[-1]
+    if camera_id is None:
+        if len(version.cameras) != 1:
+            raise InputError(
+                f"geometry {path} describes cameras {', '.join(sorted(version.cameras))}: choose one with --camera"
+            )
+        camera_id = next(iter(version.cameras))
+    camera = version.camera(camera_id)
+    if camera is None:
+        raise InputError(f"geometry {path}: no camera {camera_id!r} in its version of {version.valid_from}")
+    return version, camera
+
+
+def _as_camera(table, store_id: str, camera_id: str):
+    import pyarrow as pa
+
+    n = table.num_rows
+    table = table.set_column(table.schema.get_field_index("store_id"), "store_id", pa.array([store_id] * n))
+    return table.set_column(table.schema.get_field_index("camera_id"), "camera_id", pa.array([camera_id] * n))
+
+
+def _report(scores: TrackingScores, args: argparse.Namespace, what: str, counts: object = None) -> None:
     if args.json:
-        print(
-            json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in scores.as_dict().items()})
-        )
+        result: dict[str, object] = {
+            k: round(v, 4) if isinstance(v, float) else v for k, v in scores.as_dict().items()
+        }
+        if counts is not None:
+            result["counts"] = counts.as_dict()  # type: ignore[attr-defined]
+        print(json.dumps(result))
         return
     print(f"{what}; IoU >= {args.iou}, {scores.frames} frames, {scores.gt} gt boxes, {scores.gt_ids} gt ids")
     print(f"  MOTA       {100 * scores.mota:6.1f}")
@@ -102,3 +161,26 @@ def _report(scores: TrackingScores, args: argparse.Namespace, what: str) -> None
     print(f"  precision  {100 * scores.precision:6.1f}")
     print(f"  recall     {100 * scores.recall:6.1f}")
     print(f"  TP {scores.tp}, FP {scores.fp}, FN {scores.fn}, predicted ids {scores.predicted_ids}")
+    if counts is not None:
+        _report_counts(counts, args.geometry)
+
+
+def _report_counts(counts: object, geometry: str) -> None:
+    def diff(ours: float, truth: float) -> str:
+        return f"{100 * (ours - truth) / truth:+.0f}%" if truth else "n/a"
+
+    print(f"counts with geometry {geometry} (pipeline vs ground truth, same rules):")
+    for line in counts.lines:  # type: ignore[attr-defined]
+        total, truth_total = line.pipeline_in + line.pipeline_out, line.truth_in + line.truth_out
+        print(
+            f"  line {line.line:<14} in {line.pipeline_in:3d} vs {line.truth_in:3d} ({diff(line.pipeline_in, line.truth_in)})"
+            f"  out {line.pipeline_out:3d} vs {line.truth_out:3d} ({diff(line.pipeline_out, line.truth_out)})"
+            f"  total {total:3d} vs {truth_total:3d} ({diff(total, truth_total)})"
+            + ("  [entrance]" if line.entrance else "")
+        )
+    for zone in counts.zones:  # type: ignore[attr-defined]
+        name = "whole frame" if zone.zone == "*" else zone.zone
+        print(
+            f"  zone {name:<14} mean {zone.pipeline_mean:5.2f} vs {zone.truth_mean:5.2f} "
+            f"({diff(zone.pipeline_mean, zone.truth_mean)})  peak {zone.pipeline_peak} vs {zone.truth_peak}"
+        )

@@ -1,0 +1,1 @@
+"""Analytics: camera geometry, the counting rules, and the silver/gold transformations (SQL)."""
