@@ -150,6 +150,22 @@ def ensure_bronze_table(catalog: Catalog, identifier: str = BRONZE_TABLE) -> Tab
     return ensure_table(catalog, identifier, BRONZE_LAYOUT)
 
 
+def read_bronze(
+    catalog: Catalog,
+    store_day: StoreDay,
+    *,
+    identifier: str = BRONZE_TABLE,
+    videos: Iterable[str] | None = None,
+    columns: tuple[str, ...] = ("event_id", "video_key", "payload"),
+) -> pa.Table:
+    """The store-day's bronze rows (of some videos only, when given), these columns only; a video's
+    files are found from the `video_key` bounds, so reading a few videos reads no other's data."""
+    table = ensure_bronze_table(catalog, identifier)
+    row_filter = partition_filter(store_day) if videos is None else videos_filter(store_day, videos)
+    rows = table.scan(row_filter=row_filter, selected_fields=columns).to_arrow()
+    return rows.select(list(columns)).cast(pa.schema([ARROW_SCHEMA.field(name) for name in columns]))
+
+
 def write_bronze_videos(
     catalog: Catalog,
     client: pulsar.Client,
