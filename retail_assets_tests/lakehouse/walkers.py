@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
+from retail_assets.analytics.detections import detections_from_ndjson_lines
 from retail_assets.analytics.geometry import GeometryDocument, read_geometry_file
+from retail_assets.analytics.silver import SilverTables, build_silver
+from retail_assets.contracts.layout import parse_video_key
+from retail_assets.contracts.store_day import StoreDay
 
 GEOMETRY_FILE = (
     Path(__file__).resolve().parents[2] / "retail_assets" / "analytics" / "geometries" / "store-001.yaml"
@@ -24,10 +28,10 @@ def demo_geometry() -> GeometryDocument:
     return read_geometry_file(GEOMETRY_FILE)
 
 
-def walker_lines(video: str, day: date, walkers: int, *, fallen_walker: int | None = None) -> list[str]:
+def walker_lines(video: str, walkers: int, *, fallen_walker: int | None = None) -> list[str]:
     """NDJSON lines of `walkers` people (track ids 1..n) walking one after another in `video`."""
     store, camera = video.split("/")[:2]
-    start = datetime(day.year, day.month, day.day, 9, 0, tzinfo=UTC)
+    start = parse_video_key(video).start_time  # the time its name gives (UTC)
     lines = []
     for walker in range(walkers):
         for step in range(STEPS):
@@ -60,3 +64,27 @@ def walker_lines(video: str, day: date, walkers: int, *, fallen_walker: int | No
             }
             lines.append(json.dumps(event, separators=(",", ":")))
     return lines
+
+
+def video_of(store_day: StoreDay, number: int, camera: str = "cam-1") -> str:
+    """The key of video `number` of the store-day (one every ten minutes from 09:00)."""
+    hhmmss = f"{9 + number // 6:02d}{number % 6}000"
+    return f"{store_day.store_id}/{camera}/{store_day.day.isoformat()}/{hhmmss}.mp4"
+
+
+def walker_detections(store_day: StoreDay, numbers: list[int], walkers: int = 4):
+    """Detections of the given videos of the store-day (walker 1 of each falls)."""
+    import pyarrow as pa
+
+    return pa.concat_tables(
+        [
+            detections_from_ndjson_lines(walker_lines(video, walkers, fallen_walker=1), video)
+            for video in (video_of(store_day, n) for n in numbers)
+        ]
+    )
+
+
+def silver_of_videos(store_day: StoreDay, videos: int, first: int = 0) -> SilverTables:
+    """Silver of `videos` videos of walkers, computed with the demo store's geometry."""
+    detections = walker_detections(store_day, list(range(first, first + videos)))
+    return build_silver(detections, demo_geometry().for_day(store_day.day), store_day)
