@@ -15,10 +15,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("retail_assets.vision.evaluation_cli", "score tracking against MOTChallenge ground truth"),
     "publish": ("retail_assets.streaming.cli", "publish NDJSON detection events to Pulsar"),
     "bench": ("retail_assets.benchmarks.cli", "benchmark the pipelines side by side"),
-    "query": (
-        "retail_assets.lakehouse.query",
-        "SQL (DuckDB) over the lakehouse tables: bronze, silver, gold",
-    ),
+    "geometry": ("retail_assets.analytics.cli", "check, draw and store a store's camera lines and zones"),
+    "query": ("retail_assets.lakehouse.query", "SQL (DuckDB) over the bronze, silver and gold tables"),
     "demo": ("retail_assets.defs.demo", "run the pipeline end to end on the embedded stack"),
     "secrets": ("retail_assets.secrets_cli", "write the production stack's .env with random secrets"),
 }

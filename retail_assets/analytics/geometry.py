@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 import yaml
 
-from retail_assets.errors import InputError
+from retail_assets.errors import InputError, SetupError
 
 Point = tuple[float, float]
 WHOLE_FRAME = "*"  # the occupancy "zone" that is the whole frame; no drawn zone may use the name
@@ -458,8 +458,15 @@ def _read_text(location: str, store_id: str, s3_client: Any) -> str | None:
     except ClientError as exc:
         if is_not_found(exc):
             return None
-        raise
+        raise _s3_error(document_uri(location, store_id), "read", exc) from None
     return body["Body"].read().decode("utf-8")
+
+
+def _s3_error(uri: str, action: str, exc: Exception) -> SetupError:
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+    return SetupError(
+        f"geometry {uri}: S3 refused to {action} it ({code}); check RVA_GEOMETRY_URI and the S3 keys"
+    )
 
 
 def load_geometry(location: str, store_id: str, s3_client: Any = None) -> GeometryDocument | None:
@@ -511,12 +518,17 @@ def put_geometry(location: str, document: GeometryDocument, text: str, s3_client
         Path(prefix).mkdir(parents=True, exist_ok=True)
         Path(uri).write_text(text, encoding="utf-8")
         return uri
-    _client(s3_client).put_object(
-        Bucket=bucket,
-        Key=f"{prefix}{document.store_id}{DOCUMENT_SUFFIX}",
-        Body=text.encode("utf-8"),
-        ContentType="application/yaml",
-    )
+    from botocore.exceptions import ClientError
+
+    try:
+        _client(s3_client).put_object(
+            Bucket=bucket,
+            Key=f"{prefix}{document.store_id}{DOCUMENT_SUFFIX}",
+            Body=text.encode("utf-8"),
+            ContentType="application/yaml",
+        )
+    except ClientError as exc:
+        raise _s3_error(uri, "write", exc) from None
     return uri
 
 

@@ -50,7 +50,9 @@ def _size(value: str) -> tuple[int, int]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from retail_assets.vision.trackers import TRACKING_CHOICES
 
-    parser.add_argument("--video", required=True, help="video file to run every pipeline on")
+    parser.add_argument(
+        "--video", help="video file to run every pipeline on (required unless a suite is named)"
+    )
     parser.add_argument("--gt", help="MOTChallenge gt.txt of the video: adds MOTA and IDF1 per pipeline")
     parser.add_argument(
         "--max-frames", type=_positive_int, help="only the first N frames (quick runs, tests)"
@@ -82,9 +84,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--keep", help="keep every pipeline's NDJSON output in this directory")
     parser.add_argument("--json", action="store_true", help="also print one JSON object as the last line")
+    # Other suites, named after `bench`: each module brings its own options.
+    suites = parser.add_subparsers(dest="suite", metavar="SUITE")
+    from retail_assets.benchmarks import analytics
+
+    analytics.add_arguments(
+        suites.add_parser(
+            "analytics", help="bronze -> silver -> gold rows/s, columnar vs naive (synthetic day)"
+        )
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "suite", None) == "analytics":
+        from retail_assets.benchmarks.analytics import run as run_analytics
+
+        return run_analytics(args)
+    if not args.video:
+        raise InputError("bench needs --video (the pipelines' benchmark) or a suite: `bench analytics`")
     from retail_assets.benchmarks.comparison import box_recall, tracking_scores
     from retail_assets.benchmarks.video_files import concatenate_video, processed_frames
     from retail_assets.vision.evaluation import load_mot_ground_truth, predictions_from_ndjson

@@ -29,6 +29,9 @@ SELECT
     (SELECT coalesce(sum(CASE WHEN direction = 'out' THEN 1 ELSE 0 END), 0) FROM entrance_crossings) AS visitors_out,
     (SELECT coalesce(max(people), 0) FROM store_minutes) AS peak_occupancy,
     (SELECT min(minute) FROM store_minutes WHERE people = (SELECT max(people) FROM store_minutes)) AS peak_minute,
-    (SELECT list({'camera_id': camera_id, 'zone': zone, 'visits': visits, 'median_seconds': median_seconds}
-                 ORDER BY camera_id, zone) FROM dwell) AS median_dwell,
+    coalesce(
+        (SELECT list({'camera_id': camera_id, 'zone': zone, 'visits': visits, 'median_seconds': median_seconds}
+                     ORDER BY camera_id, zone) FROM dwell),
+        []
+    ) AS median_dwell,
     (SELECT count(*) FROM silver_tracks AS t CROSS JOIN UNNEST(t.falls) AS u(f)) AS falls
