@@ -57,7 +57,7 @@ class CameraDrawing(Protocol):
 
 def path_points(tracks: pa.Table, camera_id: str) -> np.ndarray:
     """The (x, y) path points of one camera's silver tracks, as an (n, 2) array."""
-    rows = tracks.filter(pc.equal(tracks["camera_id"], camera_id)).column("path")
+    rows = tracks.filter(pc.equal(tracks["camera_id"], camera_id)).column("path").combine_chunks()
     points = pc.list_flatten(rows)
     if len(points) == 0:
         return np.zeros((0, 2))
@@ -109,11 +109,14 @@ def heatmap_png(
             counts, _, _ = np.histogram2d(
                 points[:, 1], points[:, 0], bins=(rows, HEATMAP_BINS), range=((0, height), (0, width))
             )
-            masked = np.ma.masked_equal(counts, 0)
+            # A little smoothing: the path is thinned to a few points a second, so a walk leaves
+            # dots a cell or two apart; the heat should read as where people walk.
+            smooth = cv2.GaussianBlur(counts.astype(np.float32), (0, 0), sigmaX=1.0)
+            masked = np.ma.masked_less_equal(smooth, smooth.max() * 0.05)
             shown = axes.imshow(
-                masked, extent=(0, width, height, 0), cmap="inferno", alpha=0.65, interpolation="bilinear"
+                masked, extent=(0, width, height, 0), cmap="inferno", alpha=0.7, interpolation="nearest"
             )
-            figure.colorbar(shown, ax=axes, fraction=0.03, pad=0.01, label="foot positions")
+            figure.colorbar(shown, ax=axes, fraction=0.03, pad=0.01, label="foot positions (smoothed)")
         if geometry is not None:
             for zone in geometry.zones:
                 polygon = np.array([*zone.polygon, zone.polygon[0]], dtype=float)
@@ -151,8 +154,9 @@ def footfall_chart_png(
     try:
         labels = [hour.strftime("%H:00") for hour in hours]
         positions = np.arange(len(hours))
-        axes.bar(positions, list(ins), color="#2ecc40", label="in")
-        axes.bar(positions, [-v for v in outs], color="#ff4136", label="out")
+        axes.bar(positions, list(ins), width=0.6, color="#2ecc40", label="in")
+        axes.bar(positions, [-v for v in outs], width=0.6, color="#ff4136", label="out")
+        axes.set_xlim(-1, max(len(hours), 1))
         axes.axhline(0, color="black", linewidth=0.8)
         axes.set_xticks(positions, labels, rotation=45 if len(labels) > 12 else 0, fontsize=8)
         axes.set_ylabel("people (out below 0)")
