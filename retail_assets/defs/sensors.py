@@ -135,7 +135,7 @@ def new_video_sensor(
 # instances enable the automation daemon on sensors (`auto_materialize` in their dagster.yaml).
 automation_sensor = dg.AutomationConditionSensorDefinition(
     "rva_automation_sensor",
-    target=dg.AssetSelection.key_prefixes([KEY_PREFIX]),
+    target=dg.AssetSelection.key_prefixes([KEY_PREFIX], include_sources=True),  # geometry too
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
     description="Requests silver and gold runs when bronze changed (any day, backfills and late videos "

@@ -162,9 +162,10 @@ def footfall_chart_png(
         axes.set_ylabel("people (out below 0)")
         axes.set_xlabel("hour (UTC)")
         axes.set_title(title, fontsize=10)
-        if not len(hours):
+        if len(hours):
+            axes.legend(loc="upper right", fontsize=8)
+        else:
             axes.text(0.5, 0.5, "no line crossings", transform=axes.transAxes, ha="center", va="center")
-        axes.legend(loc="upper right", fontsize=8)
         figure.tight_layout()
         return _png(figure)
     finally:

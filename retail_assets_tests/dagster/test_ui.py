@@ -318,8 +318,8 @@ def test_ui_backfill_of_a_date_range_for_one_store(
     _wait_for_text(
         browser, ("heatmap cam-1", "footfall per hour", "visitors_in", "peak_occupancy"), test_output_dir
     )
-    for link in browser.find_elements(By.XPATH, "//*[text()='[Show Markdown]']"):
-        browser.execute_script("arguments[0].click()", link)
+    link = browser.find_element(By.XPATH, "//tr[.//*[text()='heatmap cam-1']]//*[text()='[Show Markdown]']")
+    browser.execute_script("arguments[0].scrollIntoView(); arguments[0].click()", link)
     heatmap = WebDriverWait(browser, 30).until(
         lambda d: next(
             (
