@@ -19,7 +19,7 @@ from retail_assets.contracts.layout import footfall_chart_key, heatmap_key
 from retail_assets.contracts.store_day import StoreDay
 from retail_assets.definitions import defs
 from retail_assets.defs.assets import STORE_DAY_ASSETS
-from retail_assets.defs.assets.analytics import gold, silver
+from retail_assets.defs.assets.analytics import camera_geometry, gold, silver
 from retail_assets.defs.names import BRONZE_RAW, GOLD_STORE_DAILY, SILVER_TRACKS
 from retail_assets.defs.partitions import STORES_PARTITIONS_NAME
 from retail_assets.lakehouse.analytics import GOLD_TABLES, SILVER_OCCUPANCY, read_rows
@@ -183,3 +183,30 @@ def test_a_bronze_update_of_an_older_day_makes_automation_refresh_its_silver_and
     assert requested[SILVER_TRACKS] == {old_day.key}
     # Gold follows in the same request: it is requested when silver will be.
     assert requested[GOLD_STORE_DAILY] == {old_day.key}
+
+
+def test_a_changed_geometry_document_changes_the_geometry_data_version(
+    stack, s3, fresh_buckets, unique_topic, instance
+) -> None:
+    videos, detections = fresh_buckets
+    resources = stack_resources(stack, videos, detections, unique_topic)
+    store = _store()
+
+    def observed_version() -> str:
+        result = dg.observe([camera_geometry], instance=instance, resources=resources)
+        assert result.success
+        [observation] = [
+            e.event_specific_data.asset_observation
+            for e in result.all_events
+            if e.event_type == dg.DagsterEventType.ASSET_OBSERVATION
+        ]
+        return observation.tags["dagster/data_version"]
+
+    _put_demo_geometry(s3, detections, store)
+    first = observed_version()
+    assert observed_version() == first  # nothing changed: same version, nothing stale
+    # The store's camera was moved: its entrance line now sits elsewhere.
+    moved = GEOMETRY_FILE.read_text().replace("store_id: store-001", f"store_id: {store}")
+    moved = moved.replace("start: [150, 180]", "start: [170, 180]")
+    s3.put_object(Bucket=detections, Key=f"_geometry/{store}.yaml", Body=moved.encode())
+    assert observed_version() != first
