@@ -192,8 +192,15 @@ def test_a_changed_geometry_document_changes_the_geometry_data_version(
     resources = stack_resources(stack, videos, detections, unique_topic)
     store = _store()
 
+    # An observation of the source, as the automation sensor's cron tick requests it.
+    observe = dg.Definitions(
+        assets=[camera_geometry],
+        jobs=[dg.define_asset_job("observe_geometry", selection=[camera_geometry.key])],
+        resources=resources,
+    ).resolve_job_def("observe_geometry")
+
     def observed_version() -> str:
-        result = dg.observe([camera_geometry], instance=instance, resources=resources)
+        result = observe.execute_in_process(instance=instance)
         assert result.success
         [observation] = [
             e.event_specific_data.asset_observation
