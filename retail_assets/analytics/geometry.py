@@ -397,6 +397,15 @@ def _build(data: dict[str, Any], source: str) -> GeometryDocument:
     return GeometryDocument(store_id=data["store_id"], source=source, versions=tuple(versions))
 
 
+def shipped_geometry_text(store_id: str) -> str | None:
+    """The text of the geometry the package ships for `store_id` (`geometries/<store_id>.yaml`:
+    the demo store's, drawn for OpenCV's vtest.avi), or None."""
+    document = resources.files("retail_assets.analytics").joinpath(
+        "geometries", f"{store_id}{DOCUMENT_SUFFIX}"
+    )
+    return document.read_text(encoding="utf-8") if document.is_file() else None
+
+
 def read_geometry_file(path: str | Path) -> GeometryDocument:
     """A local YAML file -> validated document (GeometryError / InputError name the file)."""
     path = Path(path)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from retail_assets.analytics.detections import DETECTIONS_SCHEMA, UTC_US
 from retail_assets.analytics.geometry import StoreGeometry
@@ -183,6 +184,33 @@ def rule_parameters(rules: Rules) -> dict[str, object]:
     }
 
 
+def _with_integer_ids(detections: pa.Table) -> dict[str, pa.Table]:
+    """The detections plus `vid` and `cam`, dense integer ids of video_key and camera_id (the SQL
+    partitions and joins on integers, not strings), and the tables naming them."""
+    table = detections.select(DETECTIONS_SCHEMA.names).cast(DETECTIONS_SCHEMA).combine_chunks()
+    video = pc.dictionary_encode(table.column("video_key")).combine_chunks()
+    camera = pc.dictionary_encode(table.column("camera_id")).combine_chunks()
+    table = table.append_column("vid", video.indices).append_column("cam", camera.indices)
+    # each video's store and camera: those of its first row
+    grouped = (
+        table.select(["vid", "store_id", "camera_id"])
+        .group_by("vid", use_threads=False)
+        .aggregate([("store_id", "first"), ("camera_id", "first")])
+    )
+    videos = pa.table(
+        {
+            "vid": grouped.column("vid"),
+            "video_key": pc.take(video.dictionary, grouped.column("vid")),
+            "store_id": grouped.column("store_id_first"),
+            "camera_id": grouped.column("camera_id_first"),
+        }
+    )
+    cameras = pa.table(
+        {"cam": pa.array(range(len(camera.dictionary)), camera.indices.type), "camera_id": camera.dictionary}
+    )
+    return {"detections": table, "videos": videos, "cameras": cameras}
+
+
 def build_silver(
     detections: pa.Table,
     geometry: StoreGeometry | None,
@@ -204,7 +232,8 @@ def build_silver(
     }
     con = connect()
     try:
-        con.register("detections", detections.select(DETECTIONS_SCHEMA.names).cast(DETECTIONS_SCHEMA))
+        for name, table in _with_integer_ids(detections).items():
+            con.register(name, table)
         for name, table in geometry_tables(geometry, rules).items():
             con.register(name, table)
         run_file(con, "silver.sql", params)

@@ -16,6 +16,7 @@ from retail_assets.analytics.geometry import (
     load_geometry,
     parse_geometry,
     read_geometry_file,
+    shipped_geometry_text,
 )
 from retail_assets.analytics.silver import build_silver
 from retail_assets.cli import main as cli_main
@@ -198,3 +199,17 @@ def test_put_then_load_from_s3_and_versions_change_with_content(stack, s3, tmp_p
     )
     with pytest.raises(GeometryError, match=rf"geometry {location}s2.yaml, store s2.*camera cam-1"):
         load_geometry(location, "s2", s3_client=s3)
+
+
+def test_the_package_ships_the_demo_store_geometry():
+    text = shipped_geometry_text("store-001")
+    assert text is not None and parse_geometry(text, "store-001.yaml").store_id == "store-001"
+    assert shipped_geometry_text("no-such-store") is None
+
+
+def test_the_default_location_is_under_the_detections_bucket(monkeypatch):
+    monkeypatch.delenv("RVA_GEOMETRY_URI", raising=False)
+    monkeypatch.setenv("RVA_DETECTIONS_BUCKET", "dets")
+    assert Settings.from_env().geometry_location == "s3://dets/_geometry/"
+    monkeypatch.setenv("RVA_GEOMETRY_URI", "s3://config/geometry/")
+    assert Settings.from_env().geometry_location == "s3://config/geometry/"

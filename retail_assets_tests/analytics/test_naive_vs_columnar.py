@@ -50,3 +50,29 @@ def test_naive_and_columnar_agree_on_a_synthetic_store_day():
         assert table.schema == other.schema, name
         keys = [c for c in table.column_names if c not in ("median_dwell",)]
         _same(_rows(table, keys), _rows(other, keys), name)
+
+
+def test_naive_and_columnar_agree_on_sampled_frames_with_irregular_times():
+    """Every 5th frame sampled, times jittered around a minute boundary, one frame off the
+    sampling grid, and a long gap with nobody: occupancy counts the same frames both ways."""
+    from datetime import timedelta
+
+    from retail_assets.analytics.naive import naive_detections_from_table, naive_silver
+    from retail_assets.analytics.silver import build_silver
+    from retail_assets_tests.analytics.helpers import DAY, GEOMETRY, START, detections, track_rows
+
+    rows = []
+    frames = [*range(0, 100, 5), 103, *range(400, 700, 5)]  # 103 is off the grid; 100-395 empty
+    for n, frame in enumerate(frames):
+        for person in (1, 2) if n % 3 else (1,):
+            (row,) = track_rows(person, [(30.0 + person, 30.0)], first_frame=frame)
+            row["ts"] = START + timedelta(seconds=55 + frame / 10, microseconds=(n * 7919) % 40_000)
+            rows.append(row)
+    table = detections(rows)
+    columnar = build_silver(table, GEOMETRY, DAY).occupancy
+    naive = naive_silver(naive_detections_from_table(table), GEOMETRY, DAY).occupancy
+    keys = ["zone", "minute"]
+    assert _rows(columnar, keys) == _rows(naive, keys)
+    whole = [r for r in columnar.to_pylist() if r["zone"] == "*"]
+    assert sum(r["frames"] for r in whole) == len(range(0, 700, 5)) + 1
+    assert len(whole) >= 2  # the times cross a minute boundary

@@ -132,3 +132,14 @@ def test_a_day_without_geometry_still_has_tracks_and_whole_frame_occupancy():
     row = silver.tracks.to_pylist()[0]
     assert row["crossings"] == [] and row["zone_visits"] == [] and row["geometry_version"] == ""
     assert {r["zone"] for r in silver.occupancy.to_pylist()} == {"*"}
+
+
+def test_a_camera_the_geometry_does_not_describe_still_has_tracks_and_occupancy():
+    known = track_rows(1, walk(20, 180, 30))
+    unknown = track_rows(2, walk(20, 180, 30), camera_id="cam-9", video_key="s1/cam-9/2026-03-02/100000.mp4")
+    silver = build_silver(detections(known, unknown), GEOMETRY, DAY)
+    assert crossings(silver) == [(1, "door", "in")]
+    by_camera = {r["camera_id"]: r for r in silver.tracks.to_pylist()}
+    assert by_camera["cam-9"]["crossings"] == [] and by_camera["cam-9"]["detections"] == 30
+    zones = {(r["camera_id"], r["zone"]) for r in silver.occupancy.to_pylist()}
+    assert zones == {("cam-1", "*"), ("cam-1", "counter"), ("cam-9", "*")}

@@ -1,28 +1,28 @@
 -- People per zone per processed frame, summed per minute, per video (after silver.sql).
 -- people = confirmed tracks whose anchor is in the zone; zone '*' = every confirmed track in the frame.
-WITH zone_names AS (
-    SELECT DISTINCT camera_id, zone FROM zones_geo
-    UNION
-    SELECT DISTINCT camera_id, '*' AS zone FROM det
-), presence AS (
-    SELECT video_key, frame_index, zone, count(DISTINCT track_id) AS people
-    FROM zone_hits GROUP BY video_key, frame_index, zone
+-- A frame without anyone in a zone adds 0 people and cannot raise the minute's maximum, so only
+-- frames with people are joined; frame_minutes gives every minute's number of frames.
+WITH presence AS (
+    SELECT vid, frame_index, zone, count(*) AS people FROM zone_hits GROUP BY vid, frame_index, zone
+), per_minute AS (
+    SELECT p.vid, p.zone, s.ts_us - s.ts_us % 60000000 AS minute_us,
+        sum(p.people) AS people_sum, max(p.people) AS people_max
+    FROM presence AS p JOIN seen AS s ON s.vid = p.vid AND s.frame_index = p.frame_index
+    GROUP BY p.vid, p.zone, minute_us
     UNION ALL
-    SELECT video_key, frame_index, '*' AS zone, count(DISTINCT track_id) AS people
-    FROM det WHERE track_id IS NOT NULL GROUP BY video_key, frame_index
-), per_frame AS (
-    SELECT f.video_key, f.camera_id, z.zone, f.ts_us - f.ts_us % 60000000 AS minute_us,
-        coalesce(p.people, 0) AS people
-    FROM frames AS f
-    JOIN zone_names AS z ON z.camera_id = f.camera_id
-    LEFT JOIN presence AS p ON p.video_key = f.video_key AND p.frame_index = f.frame_index AND p.zone = z.zone
-), videos AS (
-    SELECT video_key, any_value(store_id) AS store_id FROM det GROUP BY video_key
+    SELECT vid, '*' AS zone, ts_us - ts_us % 60000000 AS minute_us, sum(people) AS people_sum, max(people) AS people_max
+    FROM seen
+    GROUP BY vid, minute_us
+), zone_names AS (
+    SELECT v.vid, z.zone FROM videos AS v JOIN zones_geo AS z ON z.camera_id = v.camera_id
+    UNION ALL
+    SELECT vid, '*' AS zone FROM videos
 )
-SELECT v.store_id, r.camera_id, CAST($event_date AS DATE) AS event_date, r.video_key, r.zone,
-    CAST(make_timestamp(r.minute_us) AS TIMESTAMPTZ) AS minute,
-    count(*) AS frames, sum(r.people) AS people_sum, max(r.people) AS people_max
-FROM per_frame AS r
-JOIN videos AS v ON v.video_key = r.video_key
-GROUP BY v.store_id, r.camera_id, r.video_key, r.zone, r.minute_us
-ORDER BY r.video_key, r.zone, r.minute_us
+SELECT v.store_id, v.camera_id, CAST($event_date AS DATE) AS event_date, v.video_key, z.zone,
+    CAST(make_timestamp(m.minute_us) AS TIMESTAMPTZ) AS minute,
+    m.frames, coalesce(p.people_sum, 0) AS people_sum, coalesce(p.people_max, 0) AS people_max
+FROM frame_minutes AS m
+JOIN videos AS v ON v.vid = m.vid
+JOIN zone_names AS z ON z.vid = m.vid
+LEFT JOIN per_minute AS p ON p.vid = m.vid AND p.zone = z.zone AND p.minute_us = m.minute_us
+ORDER BY v.video_key, z.zone, m.minute_us
