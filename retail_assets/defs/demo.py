@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 SAMPLE_VIDEO = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
-# The lines and zones drawn for the sample video's camera, shipped with the analytics library.
-SAMPLE_GEOMETRY = Path(__file__).resolve().parent.parent / "analytics" / "geometries" / "store-001.yaml"
+# The store whose geometry (lines and zones drawn for the sample video's camera) the package ships.
+SAMPLE_GEOMETRY_STORE = "store-001"
 DEFAULT_MAX_FRAMES = 200
 
 
@@ -99,7 +99,7 @@ def _run_pipeline(args: argparse.Namespace, day: date) -> int:
     uploader.upload_file(str(args.video), videos_bucket, key)
     print(f"uploaded   {args.video} -> s3://{videos_bucket}/{key}")
     geometry_uri = _upload_geometry(settings.geometry_location, store, camera, uploader)
-    print(f"uploaded   {SAMPLE_GEOMETRY.name} (lines and zones of the sample camera) -> {geometry_uri}")
+    print(f"uploaded   the sample camera's lines and zones -> {geometry_uri}")
 
     instance = dg.DagsterInstance.get()
     if store not in instance.get_dynamic_partitions(STORES_PARTITIONS_NAME):
@@ -172,12 +172,16 @@ def _run_pipeline(args: argparse.Namespace, day: date) -> int:
 
 def _upload_geometry(location: str, store: str, camera: str, client: Any) -> str:
     """The shipped geometry of the sample camera, named for the demo's store and camera."""
-    from retail_assets.analytics.geometry import parse_geometry, put_geometry
+    from retail_assets.analytics.geometry import parse_geometry, put_geometry, shipped_geometry_text
 
+    shipped = shipped_geometry_text(SAMPLE_GEOMETRY_STORE)
+    assert shipped is not None, "the package ships the demo store's geometry"
     # The document describes vtest.avi's camera; the demo may call the store and camera otherwise.
-    text = SAMPLE_GEOMETRY.read_text().replace("store_id: store-001", f"store_id: {store}")
+    text = shipped.replace(f"store_id: {SAMPLE_GEOMETRY_STORE}", f"store_id: {store}")
     text = text.replace("\n      cam-1:\n", f"\n      {camera}:\n")
-    return put_geometry(location, parse_geometry(text, str(SAMPLE_GEOMETRY)), text, client)
+    return put_geometry(
+        location, parse_geometry(text, f"shipped geometry of {SAMPLE_GEOMETRY_STORE}"), text, client
+    )
 
 
 def _print_answers(store_day: Any, meta: dict[str, dict[str, Any]]) -> None:
