@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "publish": ("retail_assets.streaming.cli", "publish NDJSON detection events to Pulsar"),
     "bench": ("retail_assets.benchmarks.cli", "benchmark the pipelines side by side"),
     "geometry": ("retail_assets.analytics.cli", "check, draw and store a store's camera lines and zones"),
+    "query": ("retail_assets.lakehouse.query", "SQL (DuckDB) over the bronze, silver and gold tables"),
     "demo": ("retail_assets.defs.demo", "run the pipeline end to end on the embedded stack"),
     "secrets": ("retail_assets.secrets_cli", "write the production stack's .env with random secrets"),
     "maintain": ("retail_assets.lakehouse.maintenance_cli", "table maintenance and raw-data retention"),

@@ -10,6 +10,11 @@ Detections bucket, per video (`<video key>` as above):
 - preview:      `<video key>.<model fingerprint>.ndjson.preview.jpg`
 - receipt:      `_receipts/<YYYY-MM-DD>/<store_id>/<video key>.json` (the commit marker of a publish)
 - dead letters: `_dead_letters/<YYYY-MM-DD>/<store_id>/<video key>.ndjson`
+- fall frames:  `_fall_frames/<video key>/<event id>.jpg` (`contracts/falls.py`)
+
+Detections bucket, per store-day (pictures of the analytics, rewritten by each gold run):
+- heatmap:      `_reports/<YYYY-MM-DD>/<store_id>/heatmap-<camera_id>.png`
+- footfall:     `_reports/<YYYY-MM-DD>/<store_id>/footfall-hourly.png`
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ VIDEO_EXTENSIONS = ("mp4", "avi", "mkv", "mov")
 START_TIME_METADATA = "start-time"
 RECEIPTS_PREFIX = "_receipts"
 DEAD_LETTERS_PREFIX = "_dead_letters"
+REPORTS_PREFIX = "_reports"
 _KEY = re.compile(
     rf"^(?P<store>{ID_PATTERN})/(?P<camera>{ID_PATTERN})/(?P<date>\d{{4}}-\d{{2}}-\d{{2}})/"
     rf"(?P<hms>\d{{6}})(?P<suffix>_[A-Za-z0-9_.-]{{1,64}})?\.(?P<ext>(?i:{'|'.join(VIDEO_EXTENSIONS)}))"
@@ -79,6 +85,21 @@ def receipt_key(store_day: StoreDay, video_key: str, prefix: str = RECEIPTS_PREF
 def dead_letter_key(store_day: StoreDay, video_key: str, prefix: str = DEAD_LETTERS_PREFIX) -> str:
     video_key = check_key_path(video_key, "video key")
     return f"{prefix}/{store_day.day.isoformat()}/{store_day.store_id}/{video_key}.ndjson"
+
+
+def report_key(store_day: StoreDay, name: str, prefix: str = REPORTS_PREFIX) -> str:
+    """Where a picture of the store-day's answers lives: `_reports/2026-11-28/store-1/<name>`."""
+    return f"{prefix}/{store_day.day.isoformat()}/{store_day.store_id}/{check_key_path(name, 'report name')}"
+
+
+def heatmap_key(store_day: StoreDay, camera_id: str) -> str:
+    """The heatmap of one camera's foot positions over the store-day."""
+    return report_key(store_day, f"heatmap-{camera_id}.png")
+
+
+def footfall_chart_key(store_day: StoreDay) -> str:
+    """The store-day's hourly footfall chart (all cameras and lines)."""
+    return report_key(store_day, "footfall-hourly.png")
 
 
 _UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")

@@ -17,6 +17,7 @@ import dagster as dg
 from retail_assets.contracts.events import validate_line
 from retail_assets.defs.names import BRONZE_RAW, DETECTIONS, PULSAR_EVENTS
 from retail_assets.detections.ndjson_store import StoreDayDetections, VideoDetections
+from retail_assets.lakehouse.checks import Outcome
 from retail_assets.streaming.receipts import PublishReceipt
 
 NDJSON_SCHEMA_CHECK = "ndjson_lines_match_schema"
@@ -25,6 +26,10 @@ PUBLISHED_CHECK = "published_messages_equal_ndjson_lines"
 BRONZE_ROWS_CHECK = "bronze_rows_equal_published_messages"
 EVENT_ID_UNIQUE_CHECK = "event_id_unique"
 KEYS_NOT_NULL_CHECK = "key_columns_not_null"
+SILVER_TRACKS_CHECK = "one_row_per_bronze_track"
+FOOTFALL_CHECK = "footfall_within_crossing_tracks"
+OCCUPANCY_CHECK = "occupancy_within_frame_counts"
+FALL_FRAMES_CHECK = "fall_frames_exist"
 BRONZE_KEY_COLUMNS = ("event_id", "store_id", "camera_id", "event_ts", "event_date", "pulsar_message_id")
 MAX_REPORTED = 20
 
@@ -101,6 +106,22 @@ def check_published(
             "messages": sum(r.messages_sent for r in receipts.values()),
             "mismatches": dg.MetadataValue.json(mismatches[:MAX_REPORTED]),
         },
+    )
+
+
+def outcome_result(asset_key: dg.AssetKey, check_name: str, outcome: Outcome) -> dg.AssetCheckResult:
+    """A silver/gold check's outcome (`lakehouse/checks.py`) as Dagster reports it."""
+    return dg.AssetCheckResult(
+        asset_key=asset_key,
+        check_name=check_name,
+        passed=outcome.passed,
+        metadata={
+            **outcome.facts,
+            "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in outcome.problems) or "none"),
+        },
+        description=None
+        if outcome.passed
+        else f"first problem: {outcome.problems[0] if outcome.problems else '?'}",
     )
 
 

@@ -1,10 +1,13 @@
 """`retail-assets demo`: the real pipeline on the embedded stack, with a summary.
 
-Uploads OpenCV's sample video (PETS 2009, people walking) as `<store>/<camera>/<date>/090000.avi`,
-registers the store as a `stores` partition, materializes the store-day's four assets in
-process (the same definitions `dagster dev` serves, recorded in DAGSTER_HOME so `make ui` shows
-the run) and prints videos, frames, detections, tracks, messages, bronze rows and the Iceberg
-snapshot. Exits 1 when bronze does not hold exactly the NDJSON lines.
+Uploads OpenCV's sample video (PETS 2009, people walking) as `<store>/<camera>/<date>/090000.avi`
+and the shipped camera geometry of that video (`analytics/geometries/store-001.yaml`: two counting
+lines across the walkway, one zone) as the store's geometry, registers the store as a `stores`
+partition, materializes the store-day's assets in process (the same definitions `dagster dev`
+serves, recorded in DAGSTER_HOME so `make ui` shows the run) and prints videos, frames,
+detections, tracks, messages, bronze rows and the Iceberg snapshot, then the store-day's answers:
+visitors in/out per line, peak occupancy, median dwell per zone, falls, and where the pictures
+are. Exits 1 when bronze does not hold exactly the NDJSON lines.
 
 Runs against the stack in the state directory (`retail-assets stack up` first; `make demo` does).
 """
@@ -20,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 SAMPLE_VIDEO = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+# The store whose geometry (lines and zones drawn for the sample video's camera) the package ships.
+SAMPLE_GEOMETRY_STORE = "store-001"
 DEFAULT_MAX_FRAMES = 200
 
 
@@ -93,6 +98,8 @@ def _run_pipeline(args: argparse.Namespace, day: date) -> int:
     started = time.perf_counter()
     uploader.upload_file(str(args.video), videos_bucket, key)
     print(f"uploaded   {args.video} -> s3://{videos_bucket}/{key}")
+    geometry_uri = _upload_geometry(settings.geometry_location, store, camera, uploader)
+    print(f"uploaded   the sample camera's lines and zones -> {geometry_uri}")
 
     instance = dg.DagsterInstance.get()
     if store not in instance.get_dynamic_partitions(STORES_PARTITIONS_NAME):
@@ -126,7 +133,7 @@ def _run_pipeline(args: argparse.Namespace, day: date) -> int:
         tracks += int(head.get("tracks", 0))
         body = s3.get_object(Bucket=entry.bucket, Key=entry.ndjson_key)["Body"]
         ndjson_lines += sum(1 for _ in body.iter_lines())
-    meta = {asset.key.path[-1]: _metadata(result, asset.key) for asset in STORE_DAY_ASSETS}
+    meta = {key.path[-1]: _metadata(result, key) for asset in STORE_DAY_ASSETS for key in asset.keys}
     table = open_catalog(settings.catalog_name).load_table(bronze_table_identifier(settings.namespace))
     bronze_rows = (
         table.scan(row_filter=partition_filter(store_day), selected_fields=("event_id",)).to_arrow().num_rows
@@ -151,6 +158,7 @@ def _run_pipeline(args: argparse.Namespace, day: date) -> int:
     print(f"iceberg snapshot   {meta['bronze_raw']['snapshot_id']}")
     print(f"checks             {sum(checks.values())}/{len(checks)} passed"
           + "".join(f"\n  FAILED {name}" for name, ok in checks.items() if not ok))  # fmt: skip
+    _print_answers(store_day, meta)
     print(f"elapsed            {time.perf_counter() - started:.1f} s")
     if bronze_rows != ndjson_lines:
         print(
@@ -160,6 +168,72 @@ def _run_pipeline(args: argparse.Namespace, day: date) -> int:
         return 1
     print(f"OK: bronze rows == NDJSON lines ({bronze_rows})")
     return 0
+
+
+def _upload_geometry(location: str, store: str, camera: str, client: Any) -> str:
+    """The shipped geometry of the sample camera, named for the demo's store and camera."""
+    from retail_assets.analytics.geometry import parse_geometry, put_geometry, shipped_geometry_text
+
+    shipped = shipped_geometry_text(SAMPLE_GEOMETRY_STORE)
+    assert shipped is not None, "the package ships the demo store's geometry"
+    # The document describes vtest.avi's camera; the demo may call the store and camera otherwise.
+    text = shipped.replace(f"store_id: {SAMPLE_GEOMETRY_STORE}", f"store_id: {store}")
+    text = text.replace("\n      cam-1:\n", f"\n      {camera}:\n")
+    return put_geometry(
+        location, parse_geometry(text, f"shipped geometry of {SAMPLE_GEOMETRY_STORE}"), text, client
+    )
+
+
+def _print_answers(store_day: Any, meta: dict[str, dict[str, Any]]) -> None:
+    """The store-day's answers, read back from the gold tables."""
+    import pyarrow.compute as pc
+
+    from retail_assets.lakehouse.analytics import read_rows
+    from retail_assets.lakehouse.catalog import open_catalog
+    from retail_assets.settings import Settings
+
+    settings = Settings.from_env()
+    catalog = open_catalog(settings.catalog_name)
+
+    def rows(name: str) -> Any:
+        return read_rows(catalog, name, store_day, namespace=settings.namespace)
+
+    footfall = (
+        rows("gold_footfall_hourly")
+        .group_by(["camera_id", "line"])
+        .aggregate([("people_in", "sum"), ("people_out", "sum")])
+    )
+    daily = rows("gold_store_daily").to_pylist()
+    alerts = rows("gold_fall_alerts").sort_by("start_ts").to_pylist()
+    print()
+    print(f"answers for {store_day.key} (gold tables, `retail-assets query` reads them too)")
+    for line in footfall.sort_by([("camera_id", "ascending"), ("line", "ascending")]).to_pylist():
+        print(
+            f"  line {line['camera_id']}/{line['line']:<12} in {line['people_in_sum']:>4}   out {line['people_out_sum']:>4}"
+        )
+    if not footfall.num_rows:
+        print("  lines              no crossings")
+    if daily:
+        day = daily[0]
+        peak_at = day["peak_minute"].strftime("%H:%M UTC") if day["peak_minute"] else "-"
+        print(f"  visitors           {day['visitors_in']} in, {day['visitors_out']} out (entrance lines)")
+        print(f"  peak occupancy     {day['peak_occupancy']} people at {peak_at}")
+        for zone in day["median_dwell"] or []:
+            print(f"  median dwell       {zone['camera_id']}/{zone['zone']}: {zone['median_seconds']:.1f} s "
+                  f"over {zone['visits']} visits")  # fmt: skip
+        print(f"  tracks             {day['tracks']}")
+    print(f"  falls              {len(alerts)}")
+    for alert in alerts:
+        print(
+            f"    {alert['start_ts']:%H:%M:%S} {alert['track_uid']} {alert['seconds']:.1f} s -> {alert['frame_uri']}"
+        )
+    pictures = meta.get("gold_store_daily", {}).get("pictures") or []
+    for uri in pictures:
+        print(f"  picture            {uri}")
+    tracks = rows("silver_tracks")
+    print(
+        f"  silver tracks      {tracks.num_rows} rows, {int(pc.sum(pc.list_value_length(tracks['crossings'])).as_py() or 0)} line crossings"
+    )
 
 
 def _metadata(result: Any, asset_key: Any) -> dict[str, Any]:

@@ -14,9 +14,10 @@ PER_PARTITION_BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
 
 store_day_job = dg.define_asset_job(
     "store_day_job",
-    selection=dg.AssetSelection.key_prefixes([KEY_PREFIX]),
+    # Every materializable asset (the geometry source is observed, not part of a store-day run).
+    selection=dg.AssetSelection.key_prefixes([KEY_PREFIX]).materializable(),
     partitions_def=store_day_partitions,
-    description="Everything for one store-day: video manifest, inference, publishing, bronze.",
+    description="Everything for one store-day: video manifest, inference, publishing, bronze, silver, gold.",
     # Every run of this job may run inference: the production run queue bounds these runs by tag.
     tags={"retail/stage": "inference"},
 )

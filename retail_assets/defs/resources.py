@@ -12,6 +12,8 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from retail_assets.analytics.geometry import default_geometry_uri
+from retail_assets.lakehouse.analytics import table_identifier
 from retail_assets.lakehouse.bronze import bronze_table_identifier
 from retail_assets.lakehouse.catalog import open_catalog
 from retail_assets.objectstore import make_s3_client
@@ -34,9 +36,17 @@ class ObjectStoreResource(dg.ConfigurableResource):
     secret_access_key: str | None = None
     videos_bucket: str = "videos"
     detections_bucket: str = "detections"
+    geometry_uri: str | None = Field(
+        default=None,
+        description="where the stores' geometry documents live (RVA_GEOMETRY_URI); "
+        "None = s3://<detections bucket>/_geometry/",
+    )
 
     def client(self) -> Any:
         return make_s3_client(self.endpoint_url, self.region, self.access_key_id, self.secret_access_key)
+
+    def geometry_location(self) -> str:
+        return self.geometry_uri or default_geometry_uri(self.detections_bucket)
 
 
 class PulsarResource(dg.ConfigurableResource):
@@ -73,6 +83,10 @@ class IcebergCatalogResource(dg.ConfigurableResource):
     def bronze_table(self) -> str:
         return bronze_table_identifier(self.namespace)
 
+    def table(self, name: str) -> str:
+        """`<namespace>.<name>` of a silver or gold table."""
+        return table_identifier(name, self.namespace)
+
 
 def _optional_env(name: str) -> dg.EnvVar | None:
     # dg.EnvVar fails a run when its variable is unset, and the token is optional (the embedded
@@ -90,6 +104,7 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:
             secret_access_key=dg.EnvVar("AWS_SECRET_ACCESS_KEY"),
             videos_bucket=dg.EnvVar("RVA_VIDEOS_BUCKET"),
             detections_bucket=dg.EnvVar("RVA_DETECTIONS_BUCKET"),
+            geometry_uri=_optional_env("RVA_GEOMETRY_URI"),
         ),
         "pulsar": PulsarResource(
             service_url=dg.EnvVar("PULSAR_SERVICE_URL"),

@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from retail_assets.contracts.store_day import StoreDay
 from retail_assets.defs.jobs import store_day_job
-from retail_assets.defs.names import RAW_VIDEOS_OP
+from retail_assets.defs.names import KEY_PREFIX, RAW_VIDEOS_OP
 from retail_assets.defs.partitions import STORES_PARTITIONS_NAME, day_in_range, stores
 from retail_assets.defs.resources import ObjectStoreResource
 from retail_assets.errors import SetupError
@@ -127,3 +127,17 @@ def new_video_sensor(
         cursor=scan.cursor.to_json(),
         dynamic_partitions_requests=[stores.build_add_request(new_stores)] if new_stores else [],
     )
+
+
+# Declarative automation: evaluates the automation conditions of the rva assets (silver and gold
+# refresh after bronze, the geometry source is observed every 10 minutes). Declared here to be
+# running from the start: Dagster's implicit default automation sensor starts stopped. The
+# instances enable the automation daemon on sensors (`auto_materialize` in their dagster.yaml).
+automation_sensor = dg.AutomationConditionSensorDefinition(
+    "rva_automation_sensor",
+    target=dg.AssetSelection.key_prefixes([KEY_PREFIX], include_sources=True),  # geometry too
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    description="Requests silver and gold runs when bronze changed (any day, backfills and late videos "
+    "included) and observes the camera geometry.",
+)

@@ -4,7 +4,8 @@ An object is current (invariant 3: never re-inferred) while its S3 metadata name
 etag and the pipeline's settings fingerprint (which includes the weights' sha256). Inference
 downloads the video, runs the vision pipeline into a local file and uploads the NDJSON with that
 metadata, plus the annotated preview frame beside it (its metadata says which frame it shows and
-whether the people in it are pixelated).
+whether the people in it are pixelated), and the annotated frame of every fall episode start under
+`fall_frame_key(video key, event id)` (`contracts/falls.py`), where the gold fall alerts point.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from retail_assets.contracts.falls import fall_frame_key
 from retail_assets.contracts.layout import VideoKey, preview_key
 from retail_assets.contracts.store_day import StoreDay
 from retail_assets.inventory.listing import strip_etag
@@ -29,6 +31,8 @@ META_LINES = "lines"
 # S3 user metadata of a preview JPEG.
 META_PREVIEW_BLURRED = "blurred"  # "true" when the people in it are pixelated
 META_PREVIEW_FRAME = "frame-index"  # the video frame it shows
+# S3 user metadata of a fall frame JPEG (also `blurred` and `frame-index`).
+META_FALL_TRACK = "track-id"
 
 
 @dataclass(frozen=True)
@@ -116,7 +120,21 @@ def infer_video(
             META_LINES: str(stats.detections),
             "frames-processed": str(stats.frames_processed),
             "tracks": str(stats.tracks),
+            "fall-episodes": str(len(stats.fall_frames)),
         }
+        # The fall frames first: once the NDJSON is in place, its events' alerts may be read.
+        for fall in stats.fall_frames:
+            client.put_object(
+                Bucket=bucket,
+                Key=fall_frame_key(video.key, fall.event_id),
+                Body=fall.jpeg,
+                ContentType="image/jpeg",
+                Metadata={
+                    META_PREVIEW_BLURRED: "true" if pipeline.config.blur_people else "false",
+                    META_PREVIEW_FRAME: str(fall.frame_index),
+                    META_FALL_TRACK: str(fall.track_id),
+                },
+            )
         client.upload_file(
             str(out), bucket, key, ExtraArgs={"Metadata": metadata, "ContentType": "application/x-ndjson"}
         )

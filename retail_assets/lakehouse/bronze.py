@@ -23,13 +23,8 @@ committed together: readers see either the old partition or the complete new one
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import json
-import random
-import time
-import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -38,27 +33,29 @@ import pulsar
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import (
-    CommitFailedException,
-    NamespaceAlreadyExistsError,
-    NoSuchTableError,
-    TableAlreadyExistsError,
-)
-from pyiceberg.expressions import And, BooleanExpression, EqualTo, In
-
-# pyiceberg's own file writer (what `Transaction.append` calls): used directly so that one append
-# snapshot can hold many per-video files; `append` once per video would add a snapshot per video.
-from pyiceberg.io.pyarrow import _dataframe_to_data_files
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
-from pyiceberg.table import Table, Transaction
-from pyiceberg.table.snapshots import Snapshot
-from pyiceberg.table.update.snapshot import ExpireSnapshots
+from pyiceberg.table import Table
 from pyiceberg.transforms import IdentityTransform
 from pyiceberg.types import DateType, NestedField, StringType, TimestamptzType
 
 from retail_assets.contracts.store_day import StoreDay
-from retail_assets.errors import InputError, RetailAssetsError, SetupError
+from retail_assets.errors import InputError
+from retail_assets.lakehouse.writes import (
+    DEFAULT_SNAPSHOTS_KEPT,
+    PER_VIDEO_TABLE_PROPERTIES,
+    SNAPSHOT_PARTITION,
+    SNAPSHOT_RUN_ID,
+    SNAPSHOTS_KEPT_PROPERTY,
+    STORE_DAY_TABLE_DEFAULTS,
+    STORE_DAY_TABLE_PROPERTIES,
+    LakehouseWriteError,
+    TableLayout,
+    ensure_table,
+    partition_filter,
+    replace_scope,
+    videos_filter,
+)
 from retail_assets.prefetch import prefetched
 from retail_assets.settings import DEFAULT_NAMESPACE
 from retail_assets.streaming.reader import MessageColumns, read_receipt_columns
@@ -74,9 +71,14 @@ def bronze_table_identifier(namespace: str = DEFAULT_NAMESPACE) -> str:
 
 
 BRONZE_TABLE = bronze_table_identifier()
-# Snapshot summary properties naming the write (readable with `table.snapshots()`).
-SNAPSHOT_RUN_ID = "rva.dagster_run_id"
-SNAPSHOT_PARTITION = "rva.partition"
+__all__ = [
+    "DEFAULT_SNAPSHOTS_KEPT",
+    "SNAPSHOTS_KEPT_PROPERTY",
+    "SNAPSHOT_PARTITION",
+    "SNAPSHOT_RUN_ID",
+    "partition_filter",
+    "videos_filter",
+]
 
 _COLUMNS: list[tuple[str, object, str]] = [
     ("event_id", StringType(), "event id from the payload (deterministic, unique per partition)"),
@@ -103,28 +105,12 @@ BRONZE_PARTITION_SPEC = PartitionSpec(
     PartitionField(source_id=2, field_id=1000, transform=IdentityTransform(), name="store_id"),
     PartitionField(source_id=5, field_id=1001, transform=IdentityTransform(), name="event_date"),
 )
-# pyiceberg (0.12) retries a rejected commit by re-basing the transaction's snapshots on the new
-# table state. A re-based partition delete does not see rows that a concurrent writer of the
-# same partition just committed, which would leave both writers' rows. The bronze writer turns
-# that off and instead redoes its whole partition write on the refreshed table.
-SNAPSHOTS_KEPT_PROPERTY = "rva.snapshots-kept"
-DEFAULT_SNAPSHOTS_KEPT = 32
-BRONZE_TABLE_PROPERTIES = {
-    "commit.retry.num-retries": "0",
-    # Iceberg truncates string bounds to 16 characters by default, which would make every file of
-    # a camera a candidate for a video's delete; full bounds name the one video in each file.
-    "write.metadata.metrics.column.video_key": "full",
-    # Every write adds a manifest; merged once a few pile up, planning a write (which reads every
-    # manifest of the partition) stays cheap however many videos the day already holds.
-    "commit.manifest-merge.enabled": "true",
-    "commit.manifest.min-count-to-merge": "8",
-}
-# Set when missing, and then the operator's to change (`ALTER TABLE ... SET TBLPROPERTIES`, or
-# pyiceberg's `set_properties`). pyiceberg copies the whole table metadata several times per
-# commit, so a commit's cost grows with the snapshots kept: each write expires all but the newest
-# ones (metadata only: no file is deleted and a reader of an expired snapshot still reads; removing
-# files no snapshot references is the maintenance job's work).
-BRONZE_TABLE_DEFAULTS = {SNAPSHOTS_KEPT_PROPERTY: str(DEFAULT_SNAPSHOTS_KEPT)}
+# Commit retries off, full `video_key` bounds, manifest merging (see `writes.py` for why).
+BRONZE_TABLE_PROPERTIES = {**STORE_DAY_TABLE_PROPERTIES, **PER_VIDEO_TABLE_PROPERTIES}
+BRONZE_TABLE_DEFAULTS = dict(STORE_DAY_TABLE_DEFAULTS)
+BRONZE_LAYOUT = TableLayout(
+    "bronze", BRONZE_SCHEMA, BRONZE_PARTITION_SPEC, BRONZE_TABLE_PROPERTIES, BRONZE_TABLE_DEFAULTS
+)
 _TS = pa.timestamp("us", tz="UTC")
 # The Arrow type each Iceberg type of the bronze schema is written as (plain `string`, where
 # pyiceberg's own conversion would give `large_string`).
@@ -140,7 +126,7 @@ _PAYLOAD_FIELDS = pa.schema(
 )
 
 
-class BronzeWriteError(RetailAssetsError):
+class BronzeWriteError(LakehouseWriteError):
     """A bronze partition could not be written; the table still shows its previous rows."""
 
 
@@ -161,40 +147,23 @@ class BronzeCommit:
 
 def ensure_bronze_table(catalog: Catalog, identifier: str = BRONZE_TABLE) -> Table:
     """Load the bronze table, creating its namespace and the table when missing."""
-    namespace = identifier.rsplit(".", 1)[0]
-    with contextlib.suppress(NamespaceAlreadyExistsError):
-        if not catalog.namespace_exists(namespace):
-            catalog.create_namespace(namespace)
-    try:
-        table = catalog.load_table(identifier)
-    except NoSuchTableError:
-        try:
-            table = catalog.create_table(
-                identifier, schema=BRONZE_SCHEMA, partition_spec=BRONZE_PARTITION_SPEC
-            )
-        except TableAlreadyExistsError:  # another writer created it a moment ago
-            table = catalog.load_table(identifier)
-    missing = [name for name, _, _ in _COLUMNS if name not in table.schema().column_names]
-    if missing:
-        raise SetupError(f"Iceberg table {identifier} exists but lacks bronze column(s) {', '.join(missing)}")
-    wanted = {
-        **{k: v for k, v in BRONZE_TABLE_DEFAULTS.items() if k not in table.properties},
-        **{k: v for k, v in BRONZE_TABLE_PROPERTIES.items() if table.properties.get(k) != v},
-    }
-    if wanted:
-        with contextlib.suppress(CommitFailedException):  # another writer set them at the same moment
-            table.transaction().set_properties(wanted).commit_transaction()
-        table = catalog.load_table(identifier)
-    return table
+    return ensure_table(catalog, identifier, BRONZE_LAYOUT)
 
 
-def partition_filter(store_day: StoreDay) -> BooleanExpression:
-    return And(EqualTo("store_id", store_day.store_id), EqualTo("event_date", store_day.day))
-
-
-def videos_filter(store_day: StoreDay, video_keys: Iterable[str]) -> BooleanExpression:
-    """The rows of these videos in the store-day's partition."""
-    return And(partition_filter(store_day), In("video_key", sorted(set(video_keys))))
+def read_bronze(
+    catalog: Catalog,
+    store_day: StoreDay,
+    *,
+    identifier: str = BRONZE_TABLE,
+    videos: Iterable[str] | None = None,
+    columns: tuple[str, ...] = ("event_id", "video_key", "payload"),
+) -> pa.Table:
+    """The store-day's bronze rows (of some videos only, when given), these columns only; a video's
+    files are found from the `video_key` bounds, so reading a few videos reads no other's data."""
+    table = ensure_bronze_table(catalog, identifier)
+    row_filter = partition_filter(store_day) if videos is None else videos_filter(store_day, videos)
+    rows = table.scan(row_filter=row_filter, selected_fields=columns).to_arrow()
+    return rows.select(list(columns)).cast(pa.schema([ARROW_SCHEMA.field(name) for name in columns]))
 
 
 def write_bronze_videos(
@@ -256,111 +225,59 @@ def _write(
                 f"receipt of {receipt.video_key} belongs to partition {receipt.store_day.key!r}, "
                 f"not {store_day.key!r}"
             )
-    last_error: Exception | None = None
-    for attempt in range(1, commit_attempts + 1):
-        table = ensure_bronze_table(catalog, identifier)
-        try:
-            return _write_once(
-                table, client, receipts, identifier, store_day, run_id, scope, batch_size, attempt, on_batch
-            )
-        except CommitFailedException as exc:
-            last_error = exc
-            if attempt < commit_attempts:
-                time.sleep(backoff_s * 2 ** (attempt - 1) * (1 + random.random()))
-        except OSError as exc:  # pyarrow's S3 file system after its own retries
-            raise BronzeWriteError(
-                f"bronze partition {store_day.key} of {identifier}: writing to the object store failed "
-                f"({exc}); nothing was committed, so the table still shows the previous rows (data files "
-                "already written are left unreferenced). Check that the object store is up and run again."
-            ) from exc
-    raise BronzeWriteError(
-        f"bronze partition {store_day.key} of {identifier}: {commit_attempts} commits were rejected because "
-        f"other writers committed first (last: {last_error}); nothing was changed, run again"
-    ) from last_error
-
-
-def _write_once(
-    table: Table,
-    client: pulsar.Client,
-    receipts: list[PublishReceipt],
-    identifier: str,
-    store_day: StoreDay,
-    run_id: str,
-    scope: tuple[str, ...] | None,
-    batch_size: int,
-    attempt: int,
-    on_batch: Callable[[int], None] | None,
-) -> BronzeCommit:
-    ingested_at = datetime.now(UTC)
-    properties = {SNAPSHOT_RUN_ID: run_id, SNAPSHOT_PARTITION: store_day.key}
-    before = {snapshot.snapshot_id for snapshot in table.snapshots()}
-    txn = table.transaction()
-    _expire_old_snapshots(txn, table)
-    target = partition_filter(store_day) if scope is None else videos_filter(store_day, scope)
-    # The delete plans the files to drop once (a first write of the scope finds none, and adds no
-    # snapshot; pyiceberg's warning about it is noise here). If another writer adds rows
-    # meanwhile, our commit is rejected (the table moved) and redone.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Delete operation did not match any records")
-        txn.delete(target, snapshot_properties=properties)
-    batches = _Batches(store_day, run_id, ingested_at, batch_size)
-    received = prefetched(lambda: _columns_of(client, receipts, batch_size), name="bronze-pulsar-reader")
-    files_written = itertools.count(0)
-    files: list[str] = []
-    try:
-        # merge_append keeps the manifest count small (table properties below), so planning the
-        # next write reads a few manifests, not one per earlier commit.
-        with txn.update_snapshot(snapshot_properties=properties).merge_append() as append:
-            for video_rows in batches.build(received):
-                # One call per batch of one video: its files hold that video's rows only. The
-                # table's metadata as loaded serves: the delete changes no schema, spec or property.
-                for data_file in _dataframe_to_data_files(
-                    table_metadata=table.metadata,
-                    df=video_rows,
-                    io=table.io,
-                    write_uuid=append.commit_uuid,
-                    counter=files_written,
-                ):
-                    append.append_data_file(data_file)
-                    files.append(data_file.file_path)
-                if on_batch is not None:
-                    on_batch(batches.rows)
-    finally:
-        received.close()  # stops the reader thread when a write fails part-way
-    committed = txn.commit_transaction()
-    snapshot = committed.current_snapshot()
-    ours = [s for s in committed.snapshots() if s.snapshot_id not in before]
+    source = _ReceiptRows(client, receipts, store_day, run_id, batch_size)
+    commit = replace_scope(
+        catalog,
+        identifier,
+        BRONZE_LAYOUT,
+        source,
+        store_day=store_day,
+        scope=scope,
+        run_id=run_id,
+        commit_attempts=commit_attempts,
+        backoff_s=backoff_s,
+        on_batch=on_batch,
+        error_type=BronzeWriteError,
+    )
+    batches = source.last
+    assert batches is not None  # replace_scope read the source before committing
     return BronzeCommit(
         table=identifier,
         store_day=store_day,
         videos=scope,
-        rows=batches.rows,
-        rows_replaced=sum(_summary_int(s, "deleted-records") for s in ours),
+        rows=commit.rows,
+        rows_replaced=commit.rows_replaced,
         duplicates_dropped=batches.duplicates,
-        snapshot_id=snapshot.snapshot_id if snapshot else None,
-        data_files=sorted(files),
+        snapshot_id=commit.snapshot_id,
+        data_files=commit.data_files,
         receipts=len(receipts),
         messages_read=batches.messages,
-        commit_attempts=attempt,
+        commit_attempts=commit.commit_attempts,
     )
 
 
-def _expire_old_snapshots(txn: Transaction, table: Table) -> None:
-    """Stage the expiry of all but the newest snapshots (the table's `rva.snapshots-kept`)."""
-    kept = int(table.properties.get(SNAPSHOTS_KEPT_PROPERTY, DEFAULT_SNAPSHOTS_KEPT))
-    history = sorted(table.snapshots(), key=lambda snapshot: snapshot.timestamp_ms)
-    current = table.current_snapshot()
-    old = [
-        snapshot.snapshot_id
-        for snapshot in history[: max(len(history) - kept, 0)]
-        if current is None or snapshot.snapshot_id != current.snapshot_id
-    ]
-    if old:
-        ExpireSnapshots(txn).by_ids(old).commit()
+@dataclass
+class _ReceiptRows:
+    """The bronze rows of the receipts' messages, one video per Arrow table; a fresh read from
+    Pulsar each time it is called (once per commit attempt), its counts kept in `last`."""
 
+    client: pulsar.Client
+    receipts: list[PublishReceipt]
+    store_day: StoreDay
+    run_id: str
+    batch_size: int
+    last: _Batches | None = None
 
-def _summary_int(snapshot: Snapshot, name: str) -> int:
-    return int((snapshot.summary and snapshot.summary.get(name)) or 0)
+    def __call__(self) -> Iterator[pa.Table]:
+        self.last = batches = _Batches(self.store_day, self.run_id, datetime.now(UTC), self.batch_size)
+        # A background thread reads the next batch from Pulsar while the current one is written.
+        received = prefetched(
+            lambda: _columns_of(self.client, self.receipts, self.batch_size), name="bronze-pulsar-reader"
+        )
+        try:
+            yield from batches.build(received)
+        finally:
+            received.close()  # stops the reader thread when a write fails part-way
 
 
 def _columns_of(

@@ -3,8 +3,10 @@
 `VideoPipeline` loads the model once and is reused for many videos; each `process` call starts
 a fresh tracker, streams events to a hidden file and renames it into place only when the whole
 video went through. Memory does not grow with video length (one frame at a time, plus one
-copy of the frame chosen for the preview). With `PipelineConfig.blur_people` every person
-detected in the preview frame is pixelated before boxes and track ids are drawn on it.
+copy of the frame chosen for the preview, plus one small JPEG per fall episode). With
+`PipelineConfig.blur_people` every person detected in the preview frame is pixelated before boxes
+and track ids are drawn on it. The frame where a fall episode starts (the rule of
+`contracts/falls.py`) is kept the same way, annotated and blurred, for the fall alerts to show.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from retail_assets.vision.detector import Detection, Detector
 from retail_assets.vision.drawing import annotate, encode_jpeg
 from retail_assets.vision.embedder import AppearanceEmbedder
 from retail_assets.vision.events import AtomicNdjsonWriter, EventBuilder
+from retail_assets.vision.falls import FallEpisodes, FallFrame
 from retail_assets.vision.models import resolve_model
 from retail_assets.vision.privacy import PERSON_PAD, blur_regions
 from retail_assets.vision.progress import ProgressBar
@@ -68,6 +71,7 @@ class PipelineStats:
     damaged_stretches: list[tuple[int, int]] = field(default_factory=list)
     out: str = ""
     stage_seconds: dict[str, float] = field(default_factory=dict)  # decode/detect/embed/track/serialize
+    fall_frames: list[FallFrame] = field(default_factory=list)  # one per fall episode start
 
 
 class VideoPipeline:
@@ -163,6 +167,8 @@ class VideoPipeline:
         bar = ProgressBar(total, f"{Path(str(context.video_uri)).name}") if progress else None
         processed = 0
         preview: _Preview | None = None
+        falls = FallEpisodes()
+        fall_frames: list[FallFrame] = []
         # The tracker's matrix products are small: one BLAS thread is faster than several
         # competing with the detector's threads for the same cores.
         blas = threadpool_limits(limits=1, user_api="blas")
@@ -175,8 +181,18 @@ class VideoPipeline:
                     tracked = self._track(frame, detections, tracker, clock)
                     processed += 1
                     with clock.stage("serialize"):
-                        for item in tracked:
-                            writer.write(self._event(builder, frame, item))
+                        events = [self._event(builder, frame, item) for item in tracked]
+                        for event in events:
+                            writer.write(event)
+                    for position in falls.starts(frame.pts_ms / 1000.0, tracked):
+                        item = tracked[position]
+                        assert item.track_id is not None  # only confirmed tracks start an episode
+                        image = frame_jpeg(frame.image, tracked, detections, self.config.blur_people)
+                        fall_frames.append(
+                            FallFrame(
+                                events[position]["event_id"], item.track_id, frame.index, frame.pts_ms, image
+                            )
+                        )
                     # Keep the busiest frame for the preview (first one wins ties: deterministic).
                     if tracked and (preview is None or len(tracked) > len(preview.tracked)):
                         preview = _Preview(frame.index, frame.image.copy(), tracked, detections)
@@ -209,6 +225,7 @@ class VideoPipeline:
             damaged_stretches=list(video.report.damaged_stretches),
             out=str(out),
             stage_seconds=dict(clock.seconds),
+            fall_frames=fall_frames,
         )
 
     def _detected_frames(
@@ -269,13 +286,22 @@ class _Preview:
     detections: list[Detection]
 
     def jpeg(self, blur_people: bool) -> bytes:
-        image = self.image
-        if blur_people:
-            # Every detection of the frame, not only the tracked ones: a person whose track is
-            # not confirmed yet has no box drawn but is in the picture all the same.
-            boxes = [item.box for item in self.tracked] + [d.xyxy for d in self.detections]
-            image = blur_regions(image, boxes, pad=PERSON_PAD)
-        return encode_jpeg(annotate(image, self.tracked))
+        return frame_jpeg(self.image, self.tracked, self.detections, blur_people)
+
+
+def frame_jpeg(
+    image: np.ndarray,
+    tracked: Sequence[TrackedDetection],
+    detections: Sequence[Detection],
+    blur_people: bool,
+) -> bytes:
+    """The frame as a JPEG with boxes and track ids drawn; people pixelated first when `blur_people`."""
+    if blur_people:
+        # Every detection of the frame, not only the tracked ones: a person whose track is not
+        # confirmed yet has no box drawn but is in the picture all the same.
+        boxes = [item.box for item in tracked] + [d.xyxy for d in detections]
+        image = blur_regions(image, boxes, pad=PERSON_PAD)
+    return encode_jpeg(annotate(image, tracked))
 
 
 def utc_start(moment: datetime) -> datetime:

@@ -22,8 +22,17 @@ def test_demo_prints_a_summary_whose_bronze_rows_equal_the_ndjson_lines(stack) -
     assert lines > 0 and rows == lines == messages
     assert re.search(r"^frames\s+8 processed \(first 8 frames", out, re.M)
     assert re.search(r"^iceberg snapshot\s+\d+$", out, re.M)
-    assert re.search(r"^checks\s+6/6 passed", out, re.M)
+    assert re.search(r"^checks\s+10/10 passed", out, re.M)
     assert f"OK: bronze rows == NDJSON lines ({rows})" in out
+    # The store-day's answers, from the gold tables, and where the pictures are.
+    assert "answers for 2026-11-21|store-demo01" in out
+    assert re.search(r"^  peak occupancy\s+\d+ people at \d\d:\d\d UTC$", out, re.M)
+    assert re.search(r"^  median dwell\s+cam-1/walkway-east: |^  tracks\s+\d+$", out, re.M)
+    assert re.search(r"^  falls\s+\d+$", out, re.M)
+    assert re.search(r"^  picture\s+s3://\S+/_reports/2026-11-21/store-demo01/heatmap-cam-1\.png$", out, re.M)
+    assert re.search(
+        r"^  picture\s+s3://\S+/_reports/2026-11-21/store-demo01/footfall-hourly\.png$", out, re.M
+    )
 
 
 def test_demo_without_the_sample_video_says_where_to_get_it(stack, tmp_path) -> None:

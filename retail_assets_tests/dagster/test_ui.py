@@ -26,10 +26,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 import retail_assets
+from retail_assets.analytics.geometry import default_geometry_uri, parse_geometry, put_geometry
 from retail_assets.contracts.store_day import StoreDay
 from retail_assets.defs.partitions import STORES_PARTITIONS_NAME
 from retail_assets.lakehouse.bronze import BRONZE_TABLE, partition_filter
 from retail_assets.lakehouse.catalog import open_catalog
+from retail_assets_tests.lakehouse.walkers import GEOMETRY_FILE
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -43,6 +45,15 @@ CHROME_FLAGS = (
     "--window-size=1600,1000",
 )
 ASSETS = ("raw_videos", "detections", "pulsar_events", "bronze_raw")
+ANALYTICS_ASSETS = (
+    "silver_tracks",
+    "silver_occupancy_minutely",
+    "gold_footfall_hourly",
+    "gold_occupancy_minutely",
+    "gold_dwell_hourly",
+    "gold_fall_alerts",
+    "gold_store_daily",
+)
 STORE = "store-ui01"
 DAYS = ("2026-11-25", "2026-11-26")
 
@@ -162,7 +173,9 @@ def test_ui_shows_the_asset_graph_and_the_sensor(dagster_dev, browser, test_outp
     port, _ = dagster_dev
     # The global lineage page first: the three groups.
     browser.get(f"http://127.0.0.1:{port}/asset-groups")
-    _wait_for_text(browser, ("videos", "events", "lakehouse", "Global asset lineage"), test_output_dir)
+    _wait_for_text(
+        browser, ("videos", "events", "lakehouse", "analytics", "Global asset lineage"), test_output_dir
+    )
     _dismiss_newsletter_prompt(browser)
 
     # bronze_raw's upstream lineage: all four assets, expanded, with their checks and kinds.
@@ -179,7 +192,8 @@ def test_ui_shows_the_asset_graph_and_the_sensor(dagster_dev, browser, test_outp
     )
     states = _graphql(port, INSTIGATORS)["repositoryOrError"]
     assert {s["name"]: s["sensorState"]["status"] for s in states["sensors"]} == {
-        "new_video_sensor": "RUNNING"
+        "new_video_sensor": "RUNNING",
+        "rva_automation_sensor": "RUNNING",  # silver and gold refresh on their own
     }
     assert {s["name"]: s["scheduleState"]["status"] for s in states["schedules"]} == {
         "nightly_store_rerun": "RUNNING",
@@ -235,10 +249,17 @@ def test_ui_backfill_of_a_date_range_for_one_store(
     dagster_dev, s3, fresh_buckets, short_clip, browser, test_output_dir
 ) -> None:
     port, home = dagster_dev
-    videos, _ = fresh_buckets
+    videos, detections = fresh_buckets
+    # The demo store's camera lines and zones, for this store, where the pipeline reads them.
+    text = GEOMETRY_FILE.read_text().replace("store_id: store-001", f"store_id: {STORE}")
+    put_geometry(default_geometry_uri(detections), parse_geometry(text, "test"), text, s3)
     # Turn the sensor off first (its toggle on the Automation page) so that only the backfill's
     # runs process these uploads.
-    sensor = _graphql(port, INSTIGATORS)["repositoryOrError"]["sensors"][0]
+    [sensor] = [
+        s
+        for s in _graphql(port, INSTIGATORS)["repositoryOrError"]["sensors"]
+        if s["name"] == "new_video_sensor"
+    ]
     stopped = _graphql(port, STOP_SENSOR, {"id": sensor["sensorState"]["id"]})["stopSensor"]
     assert stopped["instigationState"]["status"] == "STOPPED", stopped
     for day in DAYS:
@@ -249,7 +270,7 @@ def test_ui_backfill_of_a_date_range_for_one_store(
     # What the UI sends after picking store-ui01 and the date range in the Materialize dialog.
     params = {
         "partitionNames": [f"{day}|{STORE}" for day in DAYS],
-        "assetSelection": [{"path": ["rva", name]} for name in ASSETS],
+        "assetSelection": [{"path": ["rva", name]} for name in ASSETS + ANALYTICS_ASSETS],
         "title": f"{STORE} {DAYS[0]}..{DAYS[-1]}",
         # The launchpad's run config: a short frame budget keeps the test's inference small.
         "runConfigData": {"ops": {"rva__detections": {"config": {"max_frames": 5}}}},
@@ -291,3 +312,26 @@ def test_ui_backfill_of_a_date_range_for_one_store(
     )
     assert image.size["width"] > 100
     browser.save_screenshot(str(test_output_dir / "dagster-detections-preview.png"))
+
+    # The store-day's answers: gold_store_daily's latest materialization shows the heatmap of foot
+    # positions (over the camera's blurred preview, lines and zones drawn) and the hourly chart.
+    browser.get(f"http://127.0.0.1:{port}/assets/rva/gold_store_daily?partition={DAYS[-1]}%7C{STORE}")
+    _wait_for_text(
+        browser, ("heatmap cam-1", "footfall per hour", "visitors_in", "peak_occupancy"), test_output_dir
+    )
+    link = browser.find_element(By.XPATH, "//tr[.//*[text()='heatmap cam-1']]//*[text()='[Show Markdown]']")
+    browser.execute_script("arguments[0].scrollIntoView(); arguments[0].click()", link)
+    heatmap = WebDriverWait(browser, 30).until(
+        lambda d: next(
+            (
+                i
+                for i in d.find_elements(By.TAG_NAME, "img")
+                if (i.get_attribute("alt") or "") == "heatmap cam-1"
+            ),
+            None,
+        )
+    )
+    assert (heatmap.get_attribute("src") or "").startswith("data:image/png;base64,")
+    browser.execute_script("arguments[0].scrollIntoView()", heatmap)
+    assert heatmap.size["width"] > 200  # rendered, not a broken-image icon
+    browser.save_screenshot(str(test_output_dir / "dagster-gold-heatmap.png"))

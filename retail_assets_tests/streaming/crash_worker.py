@@ -1,6 +1,6 @@
-"""A publish or bronze write in its own process, so that tests can kill it with SIGKILL mid-run.
+"""A publish, bronze or silver write in its own process, so that tests can kill it with SIGKILL mid-run.
 
-Run as `python -m retail_assets_tests.streaming.crash_worker publish|bronze ...`; settings come from the
+Run as `python -m retail_assets_tests.streaming.crash_worker publish|bronze|silver ...`; settings come from the
 environment the test exports (the test run's stack). After each chunk/batch it prints
 `progress <n>` and then pauses briefly: the pause is a test-only hook that keeps the process
 inside the run long enough for the test to kill it at a known point.
@@ -78,6 +78,22 @@ def main(argv: list[str]) -> int:
             run_id=run_id,
             identifier=table_id,
             batch_size=int(batch_size),
+            on_batch=_progress,
+        )
+    elif command == "silver":
+        from retail_assets.lakehouse.analytics import write_silver
+        from retail_assets.lakehouse.catalog import open_catalog
+        from retail_assets_tests.lakehouse.walkers import silver_of_videos
+
+        catalog_name, namespace, partition, run_id, videos = rest
+        store_day = StoreDay.parse(partition)
+        write_silver(
+            open_catalog(catalog_name),
+            silver_of_videos(store_day, int(videos)),
+            store_day=store_day,
+            scope=None,
+            run_id=run_id,
+            namespace=namespace,
             on_batch=_progress,
         )
     else:

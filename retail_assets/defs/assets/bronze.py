@@ -21,7 +21,7 @@ from retail_assets.defs.checks import (
     check_keys_not_null,
 )
 from retail_assets.defs.jobs import PER_PARTITION_BACKFILL
-from retail_assets.defs.names import BRONZE_RAW, KEY_PREFIX
+from retail_assets.defs.names import BRONZE_RAW, BRONZE_VIDEOS_METADATA, KEY_PREFIX
 from retail_assets.defs.partitions import store_day_partitions
 from retail_assets.defs.resources import IcebergCatalogResource, ObjectStoreResource, PulsarResource
 from retail_assets.lakehouse.bronze import (
@@ -111,6 +111,8 @@ def bronze_raw(
         metadata={
             "dagster/row_count": day_rows,
             "write": "whole store-day" if scope is None else f"{len(scope)} videos",
+            # The steps after bronze in the same run (silver) redo exactly these videos.
+            BRONZE_VIDEOS_METADATA: dg.MetadataValue.json(None if scope is None else list(scope)),
             "rows_written": commit.rows,
             "rows_replaced": commit.rows_replaced,
             "duplicates_dropped": commit.duplicates_dropped,
