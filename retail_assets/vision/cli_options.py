@@ -32,15 +32,34 @@ def crop_size(value: str) -> tuple[int, int]:
     return height, width
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """--model, --conf, --fallen-conf, --nms-iou, --imgsz, --device, --tracker, --runtime, --precision,
-    --embedder, --embed-size."""
+def add_weights_arguments(parser: argparse.ArgumentParser) -> None:
+    """--model, --imgsz, --precision: which network runs (shared with `models export`)."""
     defaults = PipelineConfig()
     parser.add_argument(
         "--model",
         default=defaults.model,
         help="'default' (bundled person model) or ultralytics weights: yolov8n.pt, *.onnx, *_openvino_model/",
     )
+    parser.add_argument(
+        "--imgsz",
+        type=positive_int,
+        default=defaults.imgsz,
+        help=f"inference image size (default {defaults.imgsz})",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=defaults.precision,
+        help=f"weights of the OpenVINO detector: fp32 (the export) or int8 (NNCF-quantized, calibrated on "
+        f"${CALIBRATION_VIDEO_ENV}); default {defaults.precision}",
+    )
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--model, --conf, --fallen-conf, --nms-iou, --imgsz, --device, --tracker, --runtime, --precision,
+    --embedder, --embed-size."""
+    defaults = PipelineConfig()
+    add_weights_arguments(parser)
     parser.add_argument(
         "--conf",
         type=unit_float,
@@ -60,12 +79,6 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"an upright and a fallen box overlapping at least this IoU are one person (default {defaults.nms_iou})",
     )
     parser.add_argument(
-        "--imgsz",
-        type=positive_int,
-        default=defaults.imgsz,
-        help=f"inference image size (default {defaults.imgsz})",
-    )
-    parser.add_argument(
         "--device", default=defaults.device, help="torch device: cpu (default), cuda, cuda:0, mps"
     )
     parser.add_argument(
@@ -79,13 +92,6 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         choices=RUNTIMES,
         default=defaults.runtime,
         help="detector runtime for .pt weights on a CPU: openvino (default; cached export, about 3x faster) or pytorch",
-    )
-    parser.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default=defaults.precision,
-        help=f"weights of the OpenVINO detector: fp32 (the export) or int8 (NNCF-quantized, calibrated on "
-        f"${CALIBRATION_VIDEO_ENV}); default {defaults.precision}",
     )
     parser.add_argument(
         "--embedder",

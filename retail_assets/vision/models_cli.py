@@ -10,13 +10,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from retail_assets.vision.config import PRECISIONS, PipelineConfig
+from retail_assets.vision.config import PipelineConfig
 from retail_assets.vision.exported_models import CACHE_ENV, model_cache_dir
-from retail_assets.vision.quantization import CALIBRATION_VIDEO_ENV
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from retail_assets.vision.cli_options import positive_int
+    from retail_assets.vision.cli_options import add_weights_arguments
 
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     export = actions.add_parser(
@@ -25,23 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         description="Export the detector and the embedder to OpenVINO into the model cache, "
         "unless it has them already. Needs the export extra; runs without it use the cache.",
     )
-    defaults = PipelineConfig()
-    export.add_argument(
-        "--model", default=defaults.model, help="'default' (bundled person model) or .pt weights"
-    )
-    export.add_argument(
-        "--imgsz",
-        type=positive_int,
-        default=defaults.imgsz,
-        help=f"inference image size (default {defaults.imgsz})",
-    )
-    export.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default=defaults.precision,
-        help=f"fp32: the float export; int8: its NNCF-quantized copy as well, calibrated on "
-        f"${CALIBRATION_VIDEO_ENV} (default {defaults.precision})",
-    )
+    add_weights_arguments(export)
     export.add_argument(
         "--cache",
         type=Path,
