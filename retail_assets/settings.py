@@ -30,6 +30,14 @@ _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
 
+GEOMETRY_PREFIX = "_geometry/"
+
+
+def default_geometry_uri(detections_bucket: str) -> str:
+    """Where geometry documents live when RVA_GEOMETRY_URI is unset: beside the detections."""
+    return f"s3://{detections_bucket}/{GEOMETRY_PREFIX}"
+
+
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name)
     return value if value else default
@@ -55,7 +63,7 @@ class Settings:
 
     @property
     def geometry_location(self) -> str:
-        return self.geometry_uri or f"s3://{self.detections_bucket}/_geometry/"
+        return self.geometry_uri or default_geometry_uri(self.detections_bucket)
 
     @classmethod
     def from_env(cls) -> Settings:

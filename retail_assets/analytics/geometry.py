@@ -36,7 +36,6 @@ Point = tuple[float, float]
 WHOLE_FRAME = "*"  # the occupancy "zone" that is the whole frame; no drawn zone may use the name
 SCHEMA_FILE = "geometry.schema.json"
 DOCUMENT_SUFFIX = ".yaml"
-DEFAULT_PREFIX = "_geometry/"
 
 
 class GeometryError(InputError):
@@ -419,10 +418,6 @@ def read_geometry_file(path: str | Path) -> GeometryDocument:
 
 
 # --- where documents live -----------------------------------------------------------------------
-
-
-def default_geometry_uri(detections_bucket: str) -> str:
-    return f"s3://{detections_bucket}/{DEFAULT_PREFIX}"
 
 
 def _split_location(location: str) -> tuple[str | None, str]:

@@ -12,7 +12,6 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from retail_assets.analytics.geometry import default_geometry_uri
 from retail_assets.lakehouse.analytics import table_identifier
 from retail_assets.lakehouse.bronze import bronze_table_identifier
 from retail_assets.lakehouse.catalog import open_catalog
@@ -22,6 +21,7 @@ from retail_assets.settings import (
     DEFAULT_NAMESPACE,
     DEFAULT_SERVICE_URL,
     DEFAULT_TOPIC,
+    default_geometry_uri,
     read_token_file,
 )
 from retail_assets.streaming.connection import open_client

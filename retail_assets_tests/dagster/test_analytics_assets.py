@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 import pytest
 from pyiceberg.expressions import EqualTo
 
-from retail_assets.analytics.geometry import default_geometry_uri, parse_geometry, put_geometry
+from retail_assets.analytics.geometry import parse_geometry, put_geometry
 from retail_assets.contracts.layout import footfall_chart_key, heatmap_key
 from retail_assets.contracts.store_day import StoreDay
 from retail_assets.definitions import defs
@@ -25,6 +25,7 @@ from retail_assets.defs.partitions import STORES_PARTITIONS_NAME
 from retail_assets.lakehouse.analytics import GOLD_TABLES, SILVER_OCCUPANCY, read_rows
 from retail_assets.lakehouse.analytics import SILVER_TRACKS as SILVER_TRACKS_TABLE
 from retail_assets.lakehouse.catalog import open_catalog
+from retail_assets.settings import default_geometry_uri
 from retail_assets_tests.dagster.conftest import stack_resources
 from retail_assets_tests.dagster.store_day import DETECTIONS_OP, RAW_VIDEOS_OP, checks, metadata
 from retail_assets_tests.lakehouse.walkers import GEOMETRY_FILE

@@ -26,11 +26,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 import retail_assets
-from retail_assets.analytics.geometry import default_geometry_uri, parse_geometry, put_geometry
+from retail_assets.analytics.geometry import parse_geometry, put_geometry
 from retail_assets.contracts.store_day import StoreDay
 from retail_assets.defs.partitions import STORES_PARTITIONS_NAME
 from retail_assets.lakehouse.bronze import BRONZE_TABLE, partition_filter
 from retail_assets.lakehouse.catalog import open_catalog
+from retail_assets.settings import default_geometry_uri
 from retail_assets_tests.lakehouse.walkers import GEOMETRY_FILE
 
 CHROMIUM = "/usr/bin/chromium"
