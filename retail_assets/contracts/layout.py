@@ -10,6 +10,7 @@ Detections bucket, per video (`<video key>` as above):
 - preview:      `<video key>.<model fingerprint>.ndjson.preview.jpg`
 - receipt:      `_receipts/<YYYY-MM-DD>/<store_id>/<video key>.json` (the commit marker of a publish)
 - dead letters: `_dead_letters/<YYYY-MM-DD>/<store_id>/<video key>.ndjson`
+- footage expired: `_footage_expired/<YYYY-MM-DD>/<store_id>/<video key>` (empty; retention deleted the video)
 - fall frames:  `_fall_frames/<video key>/<event id>.jpg` (`contracts/falls.py`)
 
 Detections bucket, per store-day (pictures of the analytics, rewritten by each gold run):
@@ -33,6 +34,7 @@ VIDEO_EXTENSIONS = ("mp4", "avi", "mkv", "mov")
 START_TIME_METADATA = "start-time"
 RECEIPTS_PREFIX = "_receipts"
 DEAD_LETTERS_PREFIX = "_dead_letters"
+FOOTAGE_EXPIRED_PREFIX = "_footage_expired"
 REPORTS_PREFIX = "_reports"
 _KEY = re.compile(
     rf"^(?P<store>{ID_PATTERN})/(?P<camera>{ID_PATTERN})/(?P<date>\d{{4}}-\d{{2}}-\d{{2}})/"
@@ -80,6 +82,13 @@ def receipts_prefix(store_day: StoreDay, prefix: str = RECEIPTS_PREFIX) -> str:
 
 def receipt_key(store_day: StoreDay, video_key: str, prefix: str = RECEIPTS_PREFIX) -> str:
     return f"{receipts_prefix(store_day, prefix)}{check_key_path(video_key, 'video key')}.json"
+
+
+def footage_expired_key(store_day: StoreDay, video_key: str, prefix: str = FOOTAGE_EXPIRED_PREFIX) -> str:
+    """The marker raw-data retention leaves when it deletes a video: the video is gone on purpose,
+    and its rows (built from its receipt) stay in the lakehouse."""
+    day = store_day.day.isoformat()
+    return f"{prefix}/{day}/{store_day.store_id}/{check_key_path(video_key, 'video key')}"
 
 
 def dead_letter_key(store_day: StoreDay, video_key: str, prefix: str = DEAD_LETTERS_PREFIX) -> str:

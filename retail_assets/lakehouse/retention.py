@@ -12,6 +12,10 @@ and bronze has no row of that video from the receipt's producer. Every object of
 is kept whatever its age (and counted, so an operator sees footage that never got through), and
 deleted by the first run after the video reaches bronze. An object whose key fits no layout is
 never deleted either (it is counted as unrecognised).
+
+Deleting a video leaves a marker (`layout.footage_expired_key`) beside its receipt, so a later
+run of its store-day keeps the receipt and the rows built from it: the footage goes, the answers
+stay. (A video deleted by hand has no marker: the store-day then follows the bucket.)
 """
 
 from __future__ import annotations
@@ -30,8 +34,10 @@ from pyiceberg.exceptions import NoSuchTableError
 from retail_assets.contracts.falls import FALL_FRAMES_PREFIX
 from retail_assets.contracts.layout import (
     DEAD_LETTERS_PREFIX,
+    FOOTAGE_EXPIRED_PREFIX,
     RECEIPTS_PREFIX,
     VIDEO_EXTENSIONS,
+    footage_expired_key,
     parse_video_key,
 )
 from retail_assets.contracts.store_day import StoreDay
@@ -175,6 +181,8 @@ def apply_retention(
                 listed[VIDEOS].append(parsed)
     if any(policy.of(kind) is not None for kind in (NDJSON, RECEIPTS, DEAD_LETTERS)):
         for obj in _list(detections_s3, detections_bucket):
+            if obj["Key"].startswith(f"{FOOTAGE_EXPIRED_PREFIX}/"):
+                continue  # retention's own markers: kept as long as the receipts they explain
             parsed = _detections_object(detections_bucket, obj)
             if parsed is None:
                 unrecognised += 1
@@ -203,6 +211,8 @@ def apply_retention(
         old = expired.get(kind, [])
         to_delete = [o for o in old if (o.store_day, o.video) not in pending]
         if not dry_run:
+            if kind == VIDEOS:  # first, so a crash in between never looks like a deletion by hand
+                _mark_expired(detections_s3, detections_bucket, to_delete, now)
             _delete(client, bucket, [o.key for o in to_delete])
         deleted_keys += [f"{bucket}/{o.key}" for o in to_delete]
         reports.append(
@@ -301,6 +311,18 @@ def _pending_videos(
             if not done:
                 pending.add((store_day, video))
     return pending
+
+
+def _mark_expired(client: Any, bucket: str, videos: list[_Object], now: datetime) -> None:
+    for video in videos:
+        key = footage_expired_key(video.store_day, video.video)
+        try:
+            client.put_object(Bucket=bucket, Key=key, Body=b"", Metadata={"expired-at": now.isoformat()})
+        except (BotoCoreError, ClientError) as exc:
+            raise SetupError(
+                f"retention cannot write s3://{bucket}/{key} at {describe_endpoint(client)} "
+                f"({type(exc).__name__}: {exc}); no video was deleted"
+            ) from exc
 
 
 def _delete(client: Any, bucket: str, keys: list[str]) -> None:

@@ -161,3 +161,22 @@ def test_twenty_rematerializations_of_a_store_day_then_the_job(
     referenced |= set(table.inspect.all_manifests()["path"].to_pylist())
     referenced |= set(table.inspect.all_files()["file_path"].to_pylist())
     assert on_s3 - referenced == set()
+
+    # Footage retention: the videos go, and a re-run of the store-day keeps the rows built from them
+    # (their receipts stay, explained by retention's markers).
+    monkeypatch.setenv("RVA_RETAIN_VIDEOS_DAYS", "0")
+    env = stack.env()
+    deleter = ObjectStoreResource(  # the pipeline's identity only reads videos: the admin deletes them
+        endpoint_url=env["AWS_ENDPOINT_URL_S3"],
+        access_key_id=env["RVA_STACK_ADMIN_ACCESS_KEY"],
+        secret_access_key=env["RVA_STACK_ADMIN_SECRET_KEY"],
+    )
+    result = job.execute_in_process(
+        resources={**_resources(stack, namespace), **resources, "retention_store": deleter}
+    )
+    assert result.success
+    assert _metadata(result, "raw_data_retention")["deleted"] == 2
+    assert not list(iter_objects(s3, videos_bucket, f"{store}/"))
+    rerun = sd.run(instance, resources, partition.key)
+    assert rerun.success
+    assert rows().sort_by("event_id")["payload"].equals(before["payload"])

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from retail_assets.contracts.falls import fall_frame_key
-from retail_assets.contracts.layout import dead_letter_key, preview_key
+from retail_assets.contracts.layout import dead_letter_key, footage_expired_key, preview_key
 from retail_assets.contracts.store_day import StoreDay
 from retail_assets.errors import InputError
 from retail_assets.lakehouse.catalog import open_catalog
@@ -18,7 +18,7 @@ from retail_assets.objectstore import iter_objects
 from retail_assets.settings import MaintenanceSettings
 from retail_assets.streaming.receipts import ReceiptStore
 from retail_assets_tests.factories import ndjson_bytes, ndjson_lines, video_key
-from retail_assets_tests.lakehouse.helpers import publish, write_partition
+from retail_assets_tests.lakehouse.helpers import publish, write_partition, write_videos
 
 DAY = date(2026, 11, 28)
 PARTITION = StoreDay(DAY, "store-001")
@@ -104,9 +104,12 @@ def test_retention_deletes_exactly_the_old_objects_that_no_pending_store_day_nee
     expected.add(f"{detections}/{receipts.key_for(PARTITION, a)}")
     assert set(report.deleted_keys) == expected
     after = {videos: _keys(s3, videos), detections: _keys(s3, detections)}
-    assert after == {
+    remaining = {
         bucket: {k for k in keys if f"{bucket}/{k}" not in expected} for bucket, keys in before.items()
     }
+    # The deleted video leaves a marker, so a re-run of its day keeps its receipt's rows.
+    remaining[detections].add(footage_expired_key(PARTITION, a))
+    assert after == remaining
     # Kept: the pending videos' objects whatever their age, the young ones, the unrecognised key.
     for video, derived in ((b, b_derived), (c, c_derived), (d, d_derived)):
         assert video in after[videos] and derived <= after[detections]
@@ -117,9 +120,13 @@ def test_retention_deletes_exactly_the_old_objects_that_no_pending_store_day_nee
     assert report.of(NDJSON).deleted == 3 and report.of(RECEIPTS).deleted == 1
 
     # Once b reaches bronze it is no longer pending: the next run takes its old objects too.
-    write_partition(catalog, pulsar_client, receipts.list_partition(PARTITION), table_id, PARTITION, "again")
+    # (b's own rows are written: a whole-day rebuild would refuse, a's receipt being gone.)
+    b_receipt = [r for r in receipts.list_partition(PARTITION) if r.video_key == b]
+    write_videos(catalog, pulsar_client, b_receipt, table_id, PARTITION, "again", video_keys=[b])
     second = apply_retention(**run)
     assert f"{videos}/{b}" in second.deleted_keys and f"{videos}/{c}" not in second.deleted_keys
+    assert footage_expired_key(PARTITION, b) in _keys(s3, detections)
+    assert second.unrecognised == 1  # the markers are not counted as strangers
     assert f"{videos}/{d}" not in second.deleted_keys
 
 

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from retail_assets.contracts.layout import footage_expired_key
 from retail_assets.defs.checks import PUBLISHED_CHECK, check_published
 from retail_assets.defs.jobs import PER_PARTITION_BACKFILL
 from retail_assets.defs.names import KEY_PREFIX, PULSAR_EVENTS
@@ -88,14 +89,21 @@ def pulsar_events(
         client.close()
 
     # Receipts of videos deleted from the bucket go, so the partition's bronze follows the bucket:
-    # in a whole-day run every receipt is looked at, in a run for some videos only theirs.
+    # in a whole-day run every receipt is looked at, in a run for some videos only theirs. A video
+    # that raw-data retention deleted keeps its receipt: its footage expired, its rows stay.
     if detections.scope is None:
         others = [r.video_key for r in store.list_partition(store_day) if r.video_key not in receipts]
     else:
         others = [k for k in detections.scope if k not in receipts and store.get(store_day, k) is not None]
     dropped = []
+    kept_expired = 0
     for video_key in others:
-        if head_object_or_none(s3, object_store.videos_bucket, video_key) is None:
+        if head_object_or_none(s3, object_store.videos_bucket, video_key) is not None:
+            continue
+        expired = footage_expired_key(store_day, video_key)
+        if head_object_or_none(s3, object_store.detections_bucket, expired) is not None:
+            kept_expired += 1
+        else:
             store.delete(store_day, video_key)
             dropped.append(video_key)
             context.log.info(f"dropped the receipt of {video_key}: the video is no longer in the bucket")
@@ -113,6 +121,7 @@ def pulsar_events(
             "objects_already_published": len(value.receipts) - len(published_now),
             "dead_letters": sum(r.dead_letters for r in value.receipts),
             "receipts_dropped": len(dropped),
+            "receipts_kept_footage_expired": kept_expired,
             "topic": pulsar.topic,
             "message_ranges": dg.MetadataValue.md(
                 receipts_table(value.receipts) if value.receipts else "nothing"
