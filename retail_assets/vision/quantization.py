@@ -122,7 +122,18 @@ def int8_exported_model(
     if complete_export(target):
         return ExportedModel(target, exported_now=False)
     float_export = exported_model(model, imgsz, "openvino", cache)
-    return cached_export(target, lambda scratch: _quantize(float_export, imgsz, calibration, scratch))
+    return cached_export(target, lambda scratch: _quantize_apart(float_export, imgsz, calibration, scratch))
+
+
+def _quantize_apart(float_export: ExportedModel, imgsz: int, calibration: CalibrationSet, scratch: Path) -> Path:
+    """`_quantize` in a freshly started process: NNCF reading the model failed with a bare
+    OpenVINO RuntimeError in a process that had run S3 transfers before (as a Dagster step has),
+    and a child also returns NNCF's memory to the system when it ends."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_quantize, float_export, imgsz, calibration, scratch).result()
 
 
 def _only_int8_export(base: Path) -> ExportedModel:
