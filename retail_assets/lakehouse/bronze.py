@@ -190,14 +190,9 @@ def write_bronze_partition(
     *,
     store_day: StoreDay,
     run_id: str,
-    drop_videos_without_receipts: bool = False,
     **options: Any,
 ) -> BronzeCommit:
     """Replace one store-day's bronze rows with exactly the receipts' messages, in one commit.
-
-    A video whose rows are in the partition but which has no receipt any more (raw-data retention
-    removed it, or its files were deleted by hand) would lose its rows in the rebuild: that is
-    refused with a BronzeWriteError naming the videos, unless `drop_videos_without_receipts`.
 
     Options (shared with `write_bronze_videos`): `identifier` (the table, default
     `rva.bronze_raw`), `batch_size` (rows per Arrow batch, default 50,000), `commit_attempts`
@@ -207,21 +202,6 @@ def write_bronze_partition(
     `on_batch(rows)` is called after each batch is written to storage (rows written so far), for
     progress reporting.
     """
-    if not drop_videos_without_receipts:
-        identifier = options.get("identifier", BRONZE_TABLE)
-        stored = read_bronze(catalog, store_day, identifier=identifier, columns=("video_key",))
-        unreceipted = sorted(
-            set(pc.unique(stored.column("video_key")).to_pylist()) - {r.video_key for r in receipts}
-        )
-        if unreceipted:
-            shown = ", ".join(unreceipted[:5]) + (
-                f" and {len(unreceipted) - 5} more" if len(unreceipted) > 5 else ""
-            )
-            raise BronzeWriteError(
-                f"{identifier} {store_day.key}: {len(unreceipted)} video(s) have rows but no publish receipt "
-                f"({shown}); a rebuild would delete their rows, so the partition is left as it is. Rebuild "
-                "with drop_videos_without_receipts to remove them on purpose"
-            )
     return _write(catalog, client, receipts, store_day, run_id, None, **options)
 
 

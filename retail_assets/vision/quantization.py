@@ -125,7 +125,9 @@ def int8_exported_model(
     return cached_export(target, lambda scratch: _quantize_apart(float_export, imgsz, calibration, scratch))
 
 
-def _quantize_apart(float_export: ExportedModel, imgsz: int, calibration: CalibrationSet, scratch: Path) -> Path:
+def _quantize_apart(
+    float_export: ExportedModel, imgsz: int, calibration: CalibrationSet, scratch: Path
+) -> Path:
     """`_quantize` in a freshly started process: NNCF reading the model failed with a bare
     OpenVINO RuntimeError in a process that had run S3 transfers before (as a Dagster step has),
     and a child also returns NNCF's memory to the system when it ends."""

@@ -11,14 +11,12 @@ from collections import Counter
 from datetime import date
 
 import pyarrow.compute as pc
-import pytest
 from pyiceberg.table.snapshots import Summary
 
 from retail_assets.contracts.store_day import StoreDay
 from retail_assets.lakehouse.bronze import (
     SNAPSHOT_RUN_ID,
     SNAPSHOTS_KEPT_PROPERTY,
-    BronzeWriteError,
     ensure_bronze_table,
     partition_filter,
 )
@@ -119,39 +117,6 @@ def test_a_video_without_a_receipt_any_more_loses_its_rows(
     assert commit.rows == 0 and commit.rows_replaced == 50
     rows = partition_rows(catalog, table_id, PARTITION)
     assert set(rows["video_key"].to_pylist()) == {videos["cam-02"][0]} and rows.num_rows == 70
-
-
-def test_a_whole_day_rebuild_keeps_rows_whose_receipt_is_gone_unless_told(
-    catalog, table_id, pulsar_client, s3, unique_topic, receipt_store
-) -> None:
-    # Raw-data retention may delete old receipts; a rebuild of the day must not silently delete
-    # the bronze rows that were built from them.
-    videos = _publish_videos(pulsar_client, s3, unique_topic, receipt_store, {"cam-01": 40, "cam-02": 60})
-    write_partition(
-        catalog, pulsar_client, receipt_store.list_partition(PARTITION), table_id, PARTITION, "full"
-    )
-    gone = videos["cam-01"][0]
-    receipt_store.delete(PARTITION, gone)
-    snapshot = catalog.load_table(table_id).current_snapshot().snapshot_id
-
-    with pytest.raises(BronzeWriteError, match=rf"1 video\(s\) have rows but no publish receipt \({gone}\)"):
-        write_partition(
-            catalog, pulsar_client, receipt_store.list_partition(PARTITION), table_id, PARTITION, "rebuild"
-        )
-    assert catalog.load_table(table_id).current_snapshot().snapshot_id == snapshot  # nothing committed
-    assert partition_rows(catalog, table_id, PARTITION).num_rows == 100
-
-    commit = write_partition(
-        catalog,
-        pulsar_client,
-        receipt_store.list_partition(PARTITION),
-        table_id,
-        PARTITION,
-        "rebuild",
-        drop_videos_without_receipts=True,
-    )
-    assert commit.rows == 60 and commit.rows_replaced == 100
-    assert set(partition_rows(catalog, table_id, PARTITION)["video_key"].to_pylist()) == {videos["cam-02"][0]}
 
 
 def test_two_runs_of_one_store_day_committing_at_once_both_land(

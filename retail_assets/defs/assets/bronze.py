@@ -39,11 +39,6 @@ class BronzeConfig(dg.Config):
         default=False,
         description="rebuild the whole store-day from all its receipts, even in a run for some videos",
     )
-    drop_videos_without_receipts: bool = Field(
-        default=False,
-        description="let a whole-day rebuild delete the rows of videos that no longer have a publish "
-        "receipt (otherwise the rebuild refuses: raw-data retention may have removed them)",
-    )
 
 
 def _spec(name: str, description: str) -> dg.AssetCheckSpec:
@@ -97,13 +92,7 @@ def bronze_raw(
             "identifier": lakehouse.bronze_table,
         }
         if scope is None:
-            commit = write_bronze_partition(
-                catalog,
-                client,
-                receipts,
-                drop_videos_without_receipts=config.drop_videos_without_receipts,
-                **common,
-            )
+            commit = write_bronze_partition(catalog, client, receipts, **common)
         else:
             commit = write_bronze_videos(catalog, client, receipts, video_keys=scope, **common)
     finally:
