@@ -20,6 +20,7 @@ from pathlib import Path
 from retail_assets.benchmarks.runners import PIPELINES, PipelineRun, run_in_child
 from retail_assets.errors import InputError
 from retail_assets.vision.cli_options import crop_size
+from retail_assets.vision.config import EMBED_WHEN, PRECISIONS
 from retail_assets.vision.stage_clock import STAGES
 
 
@@ -76,7 +77,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--sample-fps", type=float, help="frames per second of video the default pipeline processes"
     )
     parser.add_argument(
-        "--precision", choices=("fp32", "int8"), help="weights of the default pipeline's OpenVINO detector"
+        "--precision", choices=PRECISIONS, help="weights of the default pipeline's OpenVINO detector"
+    )
+    parser.add_argument(
+        "--embed-when",
+        choices=EMBED_WHEN,
+        help="which detections the default pipeline embeds: always, or only ambiguous ones",
     )
     parser.add_argument(
         "--sequential",
@@ -168,6 +174,8 @@ def _overrides(args: argparse.Namespace, pipeline: str) -> dict[str, object]:
             overrides["sample_fps"] = args.sample_fps
         if args.precision:
             overrides["precision"] = args.precision
+        if args.embed_when:
+            overrides["embed_when"] = args.embed_when
         if args.sequential:
             overrides["overlap_stages"] = False
     return overrides

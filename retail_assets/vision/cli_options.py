@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from retail_assets.vision.config import EMBEDDERS, PRECISIONS, RUNTIMES, PipelineConfig
+from retail_assets.vision.config import EMBED_WHEN, EMBEDDERS, PRECISIONS, RUNTIMES, PipelineConfig
 from retail_assets.vision.quantization import CALIBRATION_VIDEO_ENV
 from retail_assets.vision.trackers import NO_TRACKER, TRACKING_CHOICES
 
@@ -50,8 +50,9 @@ def add_weights_arguments(parser: argparse.ArgumentParser) -> None:
         "--precision",
         choices=PRECISIONS,
         default=defaults.precision,
-        help=f"weights of the OpenVINO detector: fp32 (the export) or int8 (NNCF-quantized, calibrated on "
-        f"${CALIBRATION_VIDEO_ENV}); default {defaults.precision}",
+        help=f"weights of the OpenVINO detector: fp32 (the export), int8 (NNCF-quantized, calibrated on "
+        f"${CALIBRATION_VIDEO_ENV}), or auto (int8 where the detector runs from the export on the CPU, "
+        f"else fp32); default {defaults.precision}",
     )
 
 
@@ -106,6 +107,12 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         default=defaults.embed_size,
         help="crop size the OpenVINO embedder sees (default {}x{})".format(*defaults.embed_size),
     )
+    parser.add_argument(
+        "--embed-when",
+        choices=EMBED_WHEN,
+        default=defaults.embed_when,
+        help=f"which detections DeepSort's appearance features are computed for: always, or only where the association is ambiguous (default {defaults.embed_when})",
+    )
 
 
 def model_settings(args: argparse.Namespace, tracking: bool) -> dict[str, object]:
@@ -122,4 +129,5 @@ def model_settings(args: argparse.Namespace, tracking: bool) -> dict[str, object
         "precision": args.precision,
         "embedder": args.embedder,
         "embed_size": tuple(args.embed_size),
+        "embed_when": args.embed_when,
     }

@@ -26,10 +26,11 @@ EMBEDDERS = (
     "pytorch",
     "histogram",
 )  # DeepSort's appearance features: see `PipelineConfig.embedder`
-PRECISIONS = ("fp32", "int8")  # of the OpenVINO detector's weights: see `PipelineConfig.precision`
+PRECISIONS = ("auto", "fp32", "int8")  # of the OpenVINO detector's weights: see `PipelineConfig.precision`
+EMBED_WHEN = ("always", "ambiguous")  # which detections get appearance features: `PipelineConfig.embed_when`
 # Fields added after outputs were first stored, with the value that reproduces the older
 # behaviour: left out of the fingerprint at that value, so adding them re-infers nothing.
-ADDED_LATER = {"precision": "fp32"}
+ADDED_LATER: dict[str, object] = {"precision": "fp32", "embed_when": "always"}
 # Fields that never change the events (only the preview image, or how the work is scheduled), so
 # stored NDJSON stays current when they change (no video is re-inferred for them).
 NOT_IN_EVENTS = ("blur_people", "overlap_stages")
@@ -55,9 +56,15 @@ class PipelineConfig:
     # colour histograms of the upper and lower body (no network).
     embedder: str = "openvino"
     # The OpenVINO detector's weights: "fp32" = the float export; "int8" = its NNCF-quantized copy
-    # (calibrated on `quantization.CalibrationSet.default()`), several times faster on VNNI/AMX CPUs.
-    precision: str = "fp32"
+    # (calibrated on `quantization.CalibrationSet.default()`), about 1.5x faster on this project's
+    # CPUs; "auto" = int8 where the detector runs from the OpenVINO export on the CPU (`.pt`
+    # weights, runtime openvino), fp32 elsewhere (`backends.detector_precision`).
+    precision: str = "auto"
     embed_size: tuple[int, int] = (224, 224)  # (height, width) of the crops the OpenVINO embedder sees
+    # "always": every detection is embedded; "ambiguous": only those whose association could go
+    # more than one way, and each track at least every few frames; the rest borrow their track's
+    # last feature (`tracker.DeepSortTracker.plan_embeddings`). Half the embedding work on PETS09.
+    embed_when: str = "ambiguous"
     keep_labels: tuple[str, ...] = ("person",)  # classes kept for general models (COCO etc.)
     tracking: TrackerSettings = field(default_factory=TrackerSettings)
     # Pixelate every detected person in the preview image before boxes and ids are drawn on it
@@ -96,6 +103,8 @@ class PipelineConfig:
             problems.append(
                 "precision int8 needs the OpenVINO runtime on the CPU (runtime openvino, device cpu)"
             )
+        if self.embed_when not in EMBED_WHEN:
+            problems.append(f"embed_when must be one of {', '.join(EMBED_WHEN)}, got {self.embed_when!r}")
         if len(self.embed_size) != 2 or min(self.embed_size) < 32:
             problems.append(f"embed_size must be (height, width), each at least 32, got {self.embed_size}")
         if problems:
@@ -123,6 +132,7 @@ class PipelineConfig:
             "runtime": "pytorch",
             "embedder": "pytorch",
             "precision": "fp32",
+            "embed_when": "always",
             "sample_fps": None,
             "overlap_stages": False,
         }

@@ -256,7 +256,13 @@ class VideoPipeline:
         embeddings = None
         if tracker.needs_embeddings and self.embedder is not None:
             with clock.stage("embed"):
-                embeddings = self.embedder.embed(frame.image, [d.xyxy for d in detections])
+                boxes = [d.xyxy for d in detections]
+                if self.config.embed_when == "ambiguous":
+                    plan = tracker.plan_embeddings(detections)
+                    computed = self.embedder.embed(frame.image, [boxes[i] for i in plan.embed])
+                    embeddings = plan.assemble(computed)
+                else:
+                    embeddings = self.embedder.embed(frame.image, boxes)
         with clock.stage("track"):
             return tracker.update(detections, embeddings, frame.image if tracker.needs_image else None)
 

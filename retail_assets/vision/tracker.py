@@ -13,10 +13,21 @@ from typing import Protocol
 
 import numpy as np
 
+from retail_assets.vision.boxes import iou_matrix
 from retail_assets.vision.deepsort_metric import NearestNeighborCosine
 from retail_assets.vision.detector import Detection
 
 BOX_SOURCES = ("detection", "kalman")
+
+# When a detection may borrow its track's appearance instead of having it computed
+# (`DeepSortTracker.plan_embeddings`): it overlaps one confirmed track's predicted box at least
+# this much, and nothing else (no other track, no other detection) more than BORROW_MAX_OTHER_IOU.
+# Then the association has one answer whatever the features say: a cosine match in DeepSort's
+# cascade, or else the IoU match that follows it. Each track's appearance is still computed at
+# least every REFRESH_FRAMES processed frames, so its gallery keeps up with how the person looks.
+BORROW_MIN_IOU = 0.5
+BORROW_MAX_OTHER_IOU = 0.05
+REFRESH_FRAMES = 5
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,25 @@ class TrackedDetection:
     box: tuple[float, float, float, float]
 
 
+@dataclass(frozen=True)
+class EmbeddingPlan:
+    """Which detections of a frame need their appearance computed; the others borrow it."""
+
+    embed: tuple[int, ...]  # detection indices to embed, in order
+    borrowed: dict[int, np.ndarray]  # detection index -> its track's last computed feature
+
+    def assemble(self, computed: np.ndarray) -> np.ndarray:
+        """One feature row per detection: `computed` (an embedder's rows for `embed`, shape
+        (len(embed), dim) even when empty) and the borrowed ones."""
+        if len(computed) != len(self.embed):
+            raise ValueError(f"expected {len(self.embed)} computed features, got {len(computed)}")
+        features = np.empty((len(self.embed) + len(self.borrowed), computed.shape[1]), dtype=np.float32)
+        features[list(self.embed)] = computed
+        for index, feature in self.borrowed.items():
+            features[index] = feature
+        return features
+
+
 class Tracker(Protocol):
     """Everything the pipeline asks of a tracker; one is started per video and fed each processed frame."""
 
@@ -63,6 +93,15 @@ class Tracker(Protocol):
         """Advance one processed frame; return what the frame emits."""
         ...
 
+    def plan_embeddings(self, detections: Sequence[Detection]) -> EmbeddingPlan:
+        """Which of this frame's detections `update` needs embedded; asked before `update` when the
+        pipeline embeds only ambiguous detections. Trackers without appearance plan every one."""
+        ...
+
+
+def embed_every(detections: Sequence[Detection]) -> EmbeddingPlan:
+    return EmbeddingPlan(tuple(range(len(detections))), {})
+
 
 class NoTracker:
     """Tracking off: every detection is emitted, with no identity."""
@@ -73,6 +112,9 @@ class NoTracker:
 
     def __init__(self) -> None:
         self.tracks_confirmed: set[int] = set()  # stays empty: nothing gets an identity
+
+    def plan_embeddings(self, detections: Sequence[Detection]) -> EmbeddingPlan:
+        return embed_every(detections)
 
     def update(
         self,
@@ -106,6 +148,55 @@ class DeepSortTracker:
             self.settings.max_cosine_distance, self.settings.nn_budget
         )
         self.tracks_confirmed: set[int] = set()
+        self._frames = 0  # processed frames so far
+        # track id -> (frame, feature) of the last detection of the track whose appearance was
+        # computed rather than borrowed
+        self._computed: dict[int, tuple[int, np.ndarray]] = {}
+        self._borrowed: frozenset[int] = frozenset()  # of the frame planned, not yet updated
+
+    def plan_embeddings(self, detections: Sequence[Detection]) -> EmbeddingPlan:
+        """Embed every detection except those whose association has one possible answer (see
+        BORROW_MIN_IOU): those borrow their track's last computed feature."""
+        tracks = self._deepsort.tracker.tracks
+        borrowed: dict[int, np.ndarray] = {}
+        if detections and tracks:
+            boxes = np.array([d.xyxy for d in detections], dtype=np.float64)
+            to_tracks = iou_matrix(boxes, self._predicted_boxes())
+            between = iou_matrix(boxes, boxes)
+            np.fill_diagonal(between, 0.0)
+            for index in range(len(detections)):
+                column = int(np.argmax(to_tracks[index]))
+                track = tracks[column]
+                computed = self._computed.get(int(track.track_id))
+                if (
+                    computed is None
+                    or self._frames - computed[0] >= REFRESH_FRAMES
+                    or not track.is_confirmed()
+                    or track.time_since_update != 0  # matched in the previous frame
+                    or to_tracks[index, column] < BORROW_MIN_IOU
+                ):
+                    continue
+                others = (
+                    np.delete(to_tracks[index], column),  # other tracks near this detection
+                    np.delete(to_tracks[:, column], index),  # other detections near this track
+                    between[index],  # other detections near this one
+                )
+                if all((other < BORROW_MAX_OTHER_IOU).all() for other in others):
+                    borrowed[index] = computed[1]
+        self._borrowed = frozenset(borrowed)
+        embed = tuple(index for index in range(len(detections)) if index not in borrowed)
+        return EmbeddingPlan(embed, borrowed)
+
+    def _predicted_boxes(self) -> np.ndarray:
+        """x1,y1,x2,y2 of every track's Kalman prediction for the coming frame (state untouched)."""
+        kalman = self._deepsort.tracker.kf
+        boxes = np.empty((len(self._deepsort.tracker.tracks), 4))
+        for row, track in enumerate(self._deepsort.tracker.tracks):
+            mean, _ = kalman.predict(track.mean, track.covariance)  # returns new arrays
+            x, y, aspect, height = mean[:4]  # centre, width / height, height
+            width = aspect * height
+            boxes[row] = (x - width / 2, y - height / 2, x + width / 2, y + height / 2)
+        return boxes
 
     def update(
         self,
@@ -120,6 +211,7 @@ class DeepSortTracker:
         tracks = self._deepsort.update_tracks(
             raw, embeds=list(embeddings), others=list(range(len(detections)))
         )
+        self._remember_computed(tracks, embeddings)
         emitted: list[TrackedDetection] = []
         for track in tracks:
             if not track.is_confirmed() or track.time_since_update > 0:
@@ -138,3 +230,16 @@ class DeepSortTracker:
             emitted.append(TrackedDetection(detection, index, track_id, box))
         emitted.sort(key=lambda t: t.detection_index)
         return emitted
+
+    def _remember_computed(self, tracks: Sequence, embeddings: np.ndarray) -> None:
+        live: dict[int, tuple[int, np.ndarray]] = {}
+        for track in tracks:
+            track_id = int(track.track_id)
+            index = track.get_det_supplementary() if track.time_since_update == 0 else None
+            if index is not None and index not in self._borrowed:
+                live[track_id] = (self._frames, embeddings[index])
+            elif track_id in self._computed:
+                live[track_id] = self._computed[track_id]
+        self._computed = live
+        self._borrowed = frozenset()
+        self._frames += 1

@@ -16,7 +16,7 @@ import numpy as np
 
 import retail_assets.vision  # noqa: F401  (sets YOLO_OFFLINE before ultralytics is imported)
 from retail_assets.vision.detector import Detection
-from retail_assets.vision.tracker import TrackedDetection, TrackerSettings
+from retail_assets.vision.tracker import EmbeddingPlan, TrackedDetection, TrackerSettings, embed_every
 
 BYTETRACK_DEFAULTS = {
     "track_high_thresh": 0.25,
@@ -80,6 +80,9 @@ class UltralyticsTracker:
         self.needs_image = kind == "botsort"  # its camera-motion compensation reads the frame
         self.settings = settings
         self.tracks_confirmed: set[int] = set()
+
+    def plan_embeddings(self, detections: Sequence[Detection]) -> EmbeddingPlan:
+        return embed_every(detections)
 
     def update(
         self,

@@ -10,6 +10,7 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 
 from retail_assets.errors import InputError, SetupError
+from retail_assets.vision.backends import detector_precision
 from retail_assets.vision.boxes import iou_matrix
 from retail_assets.vision.config import PipelineConfig
 from retail_assets.vision.models import resolve_model
@@ -115,10 +116,20 @@ def test_int8_needs_calibration_frames(monkeypatch: pytest.MonkeyPatch, tmp_path
 def test_int8_is_refused_outside_the_openvino_runtime() -> None:
     with pytest.raises(InputError, match="precision int8 needs the OpenVINO runtime"):
         PipelineConfig(precision="int8", runtime="pytorch")
-    with pytest.raises(InputError, match="precision must be one of fp32, int8"):
+    with pytest.raises(InputError, match="precision must be one of auto, fp32, int8"):
         PipelineConfig(precision="int4")
     # The reference stays at full precision whatever the default becomes.
     assert PipelineConfig.reference().precision == "fp32"
+
+
+def test_auto_precision_is_int8_only_where_the_detector_runs_from_the_openvino_export() -> None:
+    model = resolve_model("default")
+    assert PipelineConfig().precision == "auto"
+    assert detector_precision(PipelineConfig(), model) == "int8"
+    # the PyTorch runtime and GPUs run the weights as they are, with no flag to remember
+    assert detector_precision(PipelineConfig(runtime="pytorch"), model) == "fp32"
+    assert detector_precision(PipelineConfig(device="cuda:0"), model) == "fp32"
+    assert detector_precision(PipelineConfig(precision="fp32"), model) == "fp32"
 
 
 def test_int8_outputs_are_stored_apart_from_float_ones() -> None:
