@@ -92,7 +92,10 @@ class OpenVinoDetector:
         self._kept_classes = np.array(sorted(self.class_map.rules), dtype=np.int64)
         self._core = ov.Core()
         self._network = self._core.read_model(self.export.xml)
-        self._compile_config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY"}
+        # Unpinned threads: the embedder's network runs at the same time in another thread (the
+        # pipeline's overlapped stages), and two networks pinned to the same cores wait on each
+        # other; unpinned, 300 frames of vtest.avi ran about 10% faster (docs/performance.md).
+        self._compile_config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False}
         if precision != "auto":
             self._compile_config["INFERENCE_PRECISION_HINT"] = precision
         if threads:

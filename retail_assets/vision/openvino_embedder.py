@@ -101,7 +101,8 @@ class OpenVinoMobileNetEmbedder:
         self.export = mobilenet_export(cache)
         self._core = ov.Core()
         self._network = self._core.read_model(next(self.export.directory.glob("*.xml")))
-        self._config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY"}
+        # Unpinned, as the detector's (`OpenVinoDetector`): the two run at the same time.
+        self._config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False}
         if precision != "auto":
             self._config["INFERENCE_PRECISION_HINT"] = precision
         if threads:
