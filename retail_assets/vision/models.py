@@ -61,14 +61,14 @@ def resolve_model(spec: str) -> ResolvedModel:
     """Map a model spec to weights on disk (never a download)."""
     if spec == DEFAULT_MODEL:
         path = default_weights_path()
-        return ResolvedModel(spec, DEFAULT_MODEL_NAME, path, weights_sha256(path))
+        return ResolvedModel(spec, DEFAULT_MODEL_NAME, path, sha256_once(path))
     if spec.endswith((".yaml", ".yml")) and not Path(spec).exists():
         # ultralytics builds these architectures from its bundled config, with random weights.
         digest = hashlib.sha256(f"architecture:{spec}".encode()).hexdigest()
         return ResolvedModel(spec, _safe_name(Path(spec).stem), None, digest)
     path = _find_weights(spec)
     name = _safe_name(path.name if path.is_dir() else path.stem)
-    return ResolvedModel(spec, name, path, weights_sha256(path))
+    return ResolvedModel(spec, name, path, sha256_once(path))
 
 
 def _find_weights(spec: str) -> Path:
@@ -99,8 +99,9 @@ def _safe_name(name: str) -> str:
     return _NAME_SAFE.sub("-", name).strip("-") or "model"
 
 
-def weights_sha256(path: Path) -> str:
-    """sha256 of a weights file, or of every file of an export directory (names and bytes)."""
+def sha256_once(path: Path) -> str:
+    """sha256 of a file (weights, a calibration video), or of every file of an export directory
+    (names and bytes); hashed again only when the file's size or modification time changes."""
     stat = path.stat()
     return _cached_sha256(str(path), stat.st_mtime_ns, stat.st_size)
 

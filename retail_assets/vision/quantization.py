@@ -36,7 +36,7 @@ from retail_assets.vision.exported_models import (
 )
 from retail_assets.vision.extras import import_extra, make_exports_hint
 from retail_assets.vision.letterbox import Letterbox
-from retail_assets.vision.models import ResolvedModel
+from retail_assets.vision.models import ResolvedModel, sha256_once
 
 CALIBRATION_VIDEO_ENV = "RVA_CALIBRATION_VIDEO"
 DEBIAN_SAMPLE_VIDEO = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
@@ -87,15 +87,12 @@ class CalibrationSet:
         return range(self.first, self.last + 1, self.step)
 
     def fingerprint(self) -> str:
-        """12 hex digits over the video's bytes and the frames taken."""
+        """12 hex digits over the video's bytes and the frames taken. The video is hashed once per
+        process and file version (every INT8 detector built asks, and a store's video can be large)."""
         if not self.video.is_file():
             raise SetupError(f"calibration video {self.video}: file does not exist")
-        digest = hashlib.sha256()
-        with self.video.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        digest.update(f"{self.first}:{self.last}:{self.step}".encode())
-        return digest.hexdigest()[:12]
+        frames = f"{sha256_once(self.video)}:{self.first}:{self.last}:{self.step}"
+        return hashlib.sha256(frames.encode()).hexdigest()[:12]
 
     def frames(self) -> Iterator[np.ndarray]:
         from retail_assets.vision.video_source import VideoSource
