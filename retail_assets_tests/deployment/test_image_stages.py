@@ -108,6 +108,8 @@ def test_the_export_stage_installs_the_extra_and_fills_a_cache_with_the_real_com
     assert (args.command, args.action) == ("models", "export")
     assert module is not None and module.__name__ == "retail_assets.vision.models_cli"
     assert args.cache is not None
+    # the default INT8 detector needs calibration frames: vtest.avi comes with Debian's opencv-doc
+    assert any("apt-get install" in run and "opencv-doc" in run.split() for run in export.arguments("RUN"))
 
 
 def test_the_runtime_stage_installs_no_export_extra_and_copies_the_exported_cache(
