@@ -38,11 +38,6 @@ PREVIEW_WIDTH = 480
 
 
 _PIPELINE_DEFAULTS = PipelineConfig()
-# Frames per second of video the asset processes unless a run asks otherwise. The store-day
-# answers are per second (line crossings, occupancy, dwell, fall episodes: `analytics`, `contracts/
-# falls.py`), and 5 of a 10 fps camera's frames run at 3.6x real time on two cores instead of 1.8x,
-# for about 4 points of MOTA on PETS09 (docs/performance.md#sampling). `ingest` processes every frame.
-DEFAULT_SAMPLE_FPS = 5.0
 
 
 class DetectionsConfig(dg.Config):
@@ -55,10 +50,7 @@ class DetectionsConfig(dg.Config):
     conf: float = Field(default=_PIPELINE_DEFAULTS.conf, description="minimum detection confidence")
     imgsz: int = Field(default=_PIPELINE_DEFAULTS.imgsz, description="inference image size")
     device: str = Field(default=_PIPELINE_DEFAULTS.device, description="'cpu', 'cuda:0', ...")
-    sample_fps: float | None = Field(
-        default=DEFAULT_SAMPLE_FPS,
-        description="frames per second of video to process (a video with fewer is processed whole); None = every frame",
-    )
+    sample_fps: float | None = Field(default=None, description="frames per second to process; None = all")
     max_frames: int | None = Field(default=None, description="stop each video after this many frames")
     tracker: str = Field(
         default=_PIPELINE_DEFAULTS.tracker,
