@@ -21,6 +21,7 @@ from retail_assets.vision.detector import Detection, DetectorSettings
 from retail_assets.vision.exported_models import exported_model
 from retail_assets.vision.letterbox import Letterbox
 from retail_assets.vision.models import ResolvedModel
+from retail_assets.vision.openvino_requests import RequestPerShape, cpu_config
 from retail_assets.vision.quantization import CalibrationSet, int8_exported_model
 
 NMS_IOU = 0.7  # ultralytics' predict default
@@ -90,20 +91,10 @@ class OpenVinoDetector:
             self.export = exported_model(model, settings.imgsz, "openvino", cache)
         self.class_map = settings.class_map(read_class_names(self.export.metadata))
         self._kept_classes = np.array(sorted(self.class_map.rules), dtype=np.int64)
-        self._core = ov.Core()
-        self._network = self._core.read_model(self.export.xml)
-        # Unpinned threads: the embedder's network runs at the same time in another thread (the
-        # pipeline's overlapped stages), and two networks pinned to the same cores wait on each
-        # other; unpinned, 300 frames of vtest.avi ran about 10% faster (docs/performance.md).
-        self._compile_config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False}
-        if precision != "auto":
-            self._compile_config["INFERENCE_PRECISION_HINT"] = precision
-        if threads:
-            self._compile_config["INFERENCE_NUM_THREADS"] = threads
-        # One compiled network per input shape (a video has one frame size, so usually one). The
-        # compiled model is kept with its request: a request outliving it fails at random.
-        self._compiled: dict[tuple[int, int], object] = {}
-        self._requests: dict[tuple[int, int], object] = {}
+        core = ov.Core()
+        network = core.read_model(self.export.xml)
+        # One compiled network per input shape (a video has one frame size, so usually one).
+        self._requests = RequestPerShape(core, network, cpu_config(precision, threads))
 
     @property
     def fingerprint(self) -> str:
@@ -112,20 +103,10 @@ class OpenVinoDetector:
             return f"{self.model.name}-int8@{self.model.sha256[:12]}"
         return self.model.fingerprint
 
-    def _request(self, letterbox: Letterbox):  # -> openvino.InferRequest
-        shape = (letterbox.input_h, letterbox.input_w)
-        request = self._requests.get(shape)
-        if request is None:
-            network = self._network.clone()
-            network.reshape([1, 3, *shape])  # a static shape compiles to faster kernels
-            compiled = self._compiled[shape] = self._core.compile_model(network, "CPU", self._compile_config)
-            request = self._requests[shape] = compiled.create_infer_request()
-        return request
-
     def raw_outputs(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:
         height, width = image.shape[:2]
         letterbox = Letterbox.for_frame(height, width, self.settings.imgsz)
-        request = self._request(letterbox)
+        request = self._requests((1, 3, letterbox.input_h, letterbox.input_w))
         # Write straight into the request's input tensor (its shape is fixed at compile time) and
         # run. Cheaper than `infer({0: blob})`, and it avoids OpenVINO's input dispatcher, seen
         # failing with a bare RuntimeError in a process that also runs the S3 client's threads.

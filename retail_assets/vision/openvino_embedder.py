@@ -27,6 +27,7 @@ from retail_assets.errors import SetupError
 from retail_assets.vision.embedder import crop
 from retail_assets.vision.exported_models import ExportedModel, cached_export, model_cache_dir
 from retail_assets.vision.extras import import_extra, make_exports_hint
+from retail_assets.vision.openvino_requests import RequestPerShape, cpu_config
 
 FEATURE_DIM = 1280
 MAX_BATCH = 16  # crops per inference; a crowded frame goes through in several
@@ -97,29 +98,11 @@ class OpenVinoMobileNetEmbedder:
             raise SetupError(f"embedder crops must be at least 32x32 pixels, got {crop_size}")
         self.name = f"mobilenetv2-openvino-{self.crop_height}x{self.crop_width}"
         self.export = mobilenet_export(cache)
-        self._core = ov.Core()
-        self._network = self._core.read_model(next(self.export.directory.glob("*.xml")))
-        # Unpinned, as the detector's (`OpenVinoDetector`): the two run at the same time.
-        self._config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False}
-        if precision != "auto":
-            self._config["INFERENCE_PRECISION_HINT"] = precision
-        if threads:
-            self._config["INFERENCE_NUM_THREADS"] = threads
-        # One network compiled per batch size, on first use. A network with a dynamic batch
-        # re-prepares its kernels whenever the size changes from one call to the next, which it
-        # does from frame to frame: 7-8 ms a switch here, more than embedding one crop. The compiled
-        # model is kept with its request: a request outliving it fails at random.
-        self._compiled: dict[int, object] = {}
-        self._requests: dict[int, object] = {}
-
-    def _request(self, batch: int):  # -> openvino.InferRequest
-        request = self._requests.get(batch)
-        if request is None:
-            network = self._network.clone()
-            network.reshape([batch, 3, self.crop_height, self.crop_width])
-            compiled = self._compiled[batch] = self._core.compile_model(network, "CPU", self._config)
-            request = self._requests[batch] = compiled.create_infer_request()
-        return request
+        core = ov.Core()
+        network = core.read_model(next(self.export.directory.glob("*.xml")))
+        # One network per batch size, compiled on first use: the number of crops changes from frame
+        # to frame, and a dynamic batch cost 7-8 ms a change here, more than embedding one crop.
+        self._requests = RequestPerShape(core, network, cpu_config(precision, threads))
 
     def embed(self, image: np.ndarray, boxes: Sequence[tuple[float, float, float, float]]) -> np.ndarray:
         features = [np.zeros((0, FEATURE_DIM), dtype=np.float32)]
@@ -127,7 +110,7 @@ class OpenVinoMobileNetEmbedder:
         for start in range(0, len(boxes), MAX_BATCH):
             crops = [crop(image, box) for box in boxes[start : start + MAX_BATCH]]
             batch = cv2.dnn.blobFromImages(crops, scalefactor=1 / 255.0, size=size, swapRB=True, crop=False)
-            request = self._request(len(crops))
+            request = self._requests((len(crops), 3, self.crop_height, self.crop_width))
             # Written straight into the request's input tensor, rather than `infer({0: batch})`:
             # OpenVINO's input dispatcher was seen failing with a bare RuntimeError (reading the
             # request tensor's shape) in a process that also runs the S3 client's transfer threads.
