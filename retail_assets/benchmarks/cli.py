@@ -20,7 +20,7 @@ from pathlib import Path
 from retail_assets.benchmarks.runners import PIPELINES, PipelineRun, run_in_child
 from retail_assets.errors import InputError
 from retail_assets.vision.cli_options import crop_size
-from retail_assets.vision.config import EMBED_WHEN, PRECISIONS
+from retail_assets.vision.config import EMBED_PRECISIONS, EMBED_WHEN, PRECISIONS
 from retail_assets.vision.stage_clock import STAGES
 
 
@@ -83,6 +83,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--embed-when",
         choices=EMBED_WHEN,
         help="which detections the default pipeline embeds: always, or only ambiguous ones",
+    )
+    parser.add_argument(
+        "--embed-precision",
+        choices=EMBED_PRECISIONS,
+        help="arithmetic of the default pipeline's OpenVINO embedder: auto (bfloat16 where the CPU has it) or fp32",
     )
     parser.add_argument(
         "--sequential",
@@ -176,6 +181,8 @@ def _overrides(args: argparse.Namespace, pipeline: str) -> dict[str, object]:
             overrides["precision"] = args.precision
         if args.embed_when:
             overrides["embed_when"] = args.embed_when
+        if args.embed_precision:
+            overrides["embed_precision"] = args.embed_precision
         if args.sequential:
             overrides["overlap_stages"] = False
     return overrides

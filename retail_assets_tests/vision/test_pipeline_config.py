@@ -21,10 +21,10 @@ from retail_assets.vision.trackers import NO_TRACKER, TRACKERS, TRACKING_CHOICES
 # stored output of those settings is re-inferred. Change a value here only together with a
 # deliberate change of what the pipeline produces (and PIPELINE_VERSION).
 PINNED_FINGERPRINTS = {
-    "default": (PipelineConfig(), "30501382e739"),
+    "default": (PipelineConfig(), "525ce77c985c"),
     "reference": (PipelineConfig.reference(), "a381ebc63b25"),
-    "bytetrack": (PipelineConfig(tracker="bytetrack"), "d8769e208cba"),
-    "no tracker": (PipelineConfig(tracker="none"), "e1b1728cea4e"),
+    "bytetrack": (PipelineConfig(tracker="bytetrack"), "c5b0704e26c0"),
+    "no tracker": (PipelineConfig(tracker="none"), "98eb78c885b8"),
 }
 
 
@@ -32,6 +32,20 @@ PINNED_FINGERPRINTS = {
 def test_fingerprints_of_the_real_default_model_stay_what_stored_outputs_are_keyed_by(name: str) -> None:
     config, fingerprint = PINNED_FINGERPRINTS[name]
     assert config.fingerprint() == fingerprint
+
+
+def test_appearance_settings_key_only_outputs_of_trackers_that_use_appearance() -> None:
+    # A change of the embedder's settings re-infers DeepSort's stored outputs, not ByteTrack's.
+    changed = {
+        "embedder": "histogram",
+        "embed_size": (128, 64),
+        "embed_when": "always",
+        "embed_precision": "fp32",
+    }
+    for name, value in changed.items():
+        assert PipelineConfig(**{name: value}).fingerprint() != PipelineConfig().fingerprint(), name
+        bytetrack = PipelineConfig(tracker="bytetrack")
+        assert bytetrack.with_overrides(**{name: value}).fingerprint() == bytetrack.fingerprint(), name
 
 
 def test_detector_settings_carry_every_detection_setting_of_the_config() -> None:
