@@ -95,16 +95,13 @@ def footfall_within_crossing_tracks(footfall: pa.Table, tracks: pa.Table) -> Out
     )
 
 
-def occupancy_within_frame_counts(occupancy: pa.Table, detections: pa.Table) -> Outcome:
-    """Occupancy is never negative and, per camera, never above the most confirmed people seen in
-    one frame of the store-day's detections."""
+def occupancy_within_frame_counts(occupancy: pa.Table, silver_occupancy: pa.Table) -> Outcome:
+    """Occupancy is never negative and, per camera, never above the most people silver counted in
+    one frame of the camera's videos that day (its whole-frame zone '*', counted from bronze)."""
     rows = _rows(
         """
         WITH most AS (
-            SELECT camera_id, max(people) AS most FROM (
-                SELECT camera_id, video_key, frame_index, count(DISTINCT track_id) AS people
-                FROM d WHERE track_id IS NOT NULL GROUP BY ALL
-            ) GROUP BY ALL
+            SELECT camera_id, max(people_max) AS most FROM s WHERE zone = '*' GROUP BY ALL
         )
         SELECT o.camera_id, o.zone, o.minute, o.mean_people, o.max_people, coalesce(most.most, 0)
         FROM o LEFT JOIN most USING (camera_id)
@@ -113,7 +110,7 @@ def occupancy_within_frame_counts(occupancy: pa.Table, detections: pa.Table) -> 
         ORDER BY 1, 2, 3
         """,
         o=occupancy.select(["camera_id", "zone", "minute", "mean_people", "max_people"]),
-        d=detections.select(["camera_id", "video_key", "frame_index", "track_id"]),
+        s=silver_occupancy.select(["camera_id", "zone", "people_max"]),
     )
     peak = _rows("SELECT coalesce(max(max_people), 0) FROM o", o=occupancy.select(["max_people"]))[0][0]
     return Outcome(

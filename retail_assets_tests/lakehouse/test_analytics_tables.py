@@ -162,7 +162,7 @@ def test_checks_pass_on_consistent_tables_and_fail_on_broken_ones(s3) -> None:
 
     assert checks.silver_rows_match_tracks(detections, silver.tracks).passed
     assert checks.footfall_within_crossing_tracks(gold["gold_footfall_hourly"], silver.tracks).passed
-    assert checks.occupancy_within_frame_counts(gold["gold_occupancy_minutely"], detections).passed
+    assert checks.occupancy_within_frame_counts(gold["gold_occupancy_minutely"], silver.occupancy).passed
     assert checks.fall_frames_exist(alerts, s3).passed
 
     # A duplicated silver row; a track missing.
@@ -180,11 +180,12 @@ def test_checks_pass_on_consistent_tables_and_fail_on_broken_ones(s3) -> None:
     occupancy = gold["gold_occupancy_minutely"]
     index = occupancy.schema.get_field_index("max_people")
     assert not checks.occupancy_within_frame_counts(
-        occupancy.set_column(index, "max_people", pc.add(occupancy["max_people"], 10)), detections
+        occupancy.set_column(index, "max_people", pc.add(occupancy["max_people"], 10)), silver.occupancy
     ).passed
     mean_index = occupancy.schema.get_field_index("mean_people")
     assert not checks.occupancy_within_frame_counts(
-        occupancy.set_column(mean_index, "mean_people", pc.negate(occupancy["mean_people"])), detections
+        occupancy.set_column(mean_index, "mean_people", pc.negate(occupancy["mean_people"])),
+        silver.occupancy,
     ).passed
     # An alert whose frame is not in the object store.
     missing_key = fall_frame_key(video_of(STORE_DAY, 9), "0" * 32)

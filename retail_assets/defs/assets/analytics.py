@@ -382,8 +382,6 @@ def gold(
             metadata["falls"] = tables[name].num_rows
         yield dg.MaterializeResult(asset_key=key, metadata=metadata)
 
-    # The most people in one frame, for the occupancy check, from the store-day's bronze rows.
-    detections = detections_from_bronze(read_bronze(catalog, store_day, identifier=lakehouse.bronze_table))
     yield outcome_result(
         GOLD_FOOTFALL,
         FOOTFALL_CHECK,
@@ -392,7 +390,7 @@ def gold(
     yield outcome_result(
         GOLD_OCCUPANCY,
         OCCUPANCY_CHECK,
-        checks.occupancy_within_frame_counts(tables["gold_occupancy_minutely"], detections),
+        checks.occupancy_within_frame_counts(tables["gold_occupancy_minutely"], silver_rows.occupancy),
     )
     yield outcome_result(
         GOLD_FALL_ALERTS, FALL_FRAMES_CHECK, checks.fall_frames_exist(tables["gold_fall_alerts"], s3)
