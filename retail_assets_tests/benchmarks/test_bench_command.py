@@ -140,12 +140,11 @@ def test_processed_frames_follow_the_sampling() -> None:
     [
         (
             {},
-            "DeepSort + batched OpenVINO MobileNetV2 embedder, 224x224 crops in bfloat16 where the CPU has it, "
-            "only ambiguous detections embedded",
+            "DeepSort + batched OpenVINO MobileNetV2 embedder, 224x224 crops, only ambiguous detections embedded",
         ),
         (
-            {"embed_when": "always", "embed_precision": "fp32"},
-            "DeepSort + batched OpenVINO MobileNetV2 embedder, 224x224 crops",
+            {"embed_when": "always", "embed_precision": "auto"},
+            "DeepSort + batched OpenVINO MobileNetV2 embedder, 224x224 crops (bfloat16 where the CPU has it)",
         ),
         (
             {"embedder": "histogram"},

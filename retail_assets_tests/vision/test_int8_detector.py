@@ -15,7 +15,7 @@ from retail_assets.vision.boxes import iou_matrix
 from retail_assets.vision.config import PipelineConfig
 from retail_assets.vision.models import resolve_model
 from retail_assets.vision.openvino_detector import OpenVinoDetector
-from retail_assets.vision.quantization import CALIBRATION_VIDEO_ENV, CalibrationSet
+from retail_assets.vision.quantization import CALIBRATION_VIDEO_ENV, INT8_RECIPE, CalibrationSet
 
 # Held out: none of these frames is in the calibration set below (frames 0-18).
 CHECKED_FRAMES = range(300, 420, 4)
@@ -62,7 +62,7 @@ def test_int8_export_is_cached_per_calibration_set(
     model = resolve_model("default")
     assert int8_detector.export.exported_now
     assert int8_detector.export.directory.name == (
-        f"{float_detector.export.directory.name}-int8-{calibration.fingerprint()}"
+        f"{float_detector.export.directory.name}-int8r{INT8_RECIPE}-{calibration.fingerprint()}"
     )
     # Events name the quantized weights apart from the float ones.
     assert int8_detector.fingerprint == f"{model.name}-int8@{model.sha256[:12]}"
