@@ -74,6 +74,28 @@ def test_int8_export_is_cached_per_calibration_set(
     assert other.fingerprint() != calibration.fingerprint()
 
 
+def test_int8_export_keeps_only_the_heads_outputs_in_float(
+    detectors: tuple[OpenVinoDetector, OpenVinoDetector],
+) -> None:
+    import openvino as ov
+
+    _, int8_detector = detectors
+    network = ov.Core().read_model(int8_detector.export.xml)
+    quantized, in_float = set(), set()
+    for op in network.get_ordered_ops():
+        if op.get_type_name() == "Convolution":
+            layer = op.get_friendly_name().split("/")[0]
+            # 8-bit weights reach a convolution through a dequantizing Multiply; float ones as they are.
+            weights = op.input_value(1).get_node().get_type_name()
+            (in_float if weights == "Constant" else quantized).add(layer)
+    # The 1x1 projections to box distributions and class scores of each of the three scales, and
+    # the distribution-focal decoding; every other convolution has 8-bit weights.
+    head = "__module.model.22"
+    outputs = {f"{head}.cv{branch}.{scale}.2" for branch in (2, 3) for scale in range(3)}
+    assert in_float == outputs | {f"{head}.dfl.conv"}
+    assert len(quantized) > 50
+
+
 def test_int8_boxes_agree_with_the_float_export_on_held_out_frames(
     detectors: tuple[OpenVinoDetector, OpenVinoDetector], vtest: Path
 ) -> None:
