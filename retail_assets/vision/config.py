@@ -21,6 +21,8 @@ from retail_assets.vision.trackers import TRACKERS
 
 # Bump when a code change alters the events produced for the same inputs and settings.
 PIPELINE_VERSION = 1
+# Bump when the frames a `sample_fps` selects change: it keys the outputs of sampled settings only.
+SAMPLING_VERSION = 2
 RUNTIMES = ("openvino", "pytorch")  # of the detector: see `PipelineConfig.runtime`
 EMBEDDERS = (
     "openvino",
@@ -135,6 +137,8 @@ class PipelineConfig:
             if settings.get(name) == older:
                 del settings[name]
         settings["model"] = resolve_model(self.model).fingerprint
+        if self.sample_fps is not None:  # sampled on a regular grid of frames since version 2
+            settings["sampling"] = SAMPLING_VERSION
         if self.precision != "fp32":  # may run the INT8 export: its recipe makes the boxes
             settings["int8_recipe"] = INT8_RECIPE
         settings["pipeline_version"] = PIPELINE_VERSION

@@ -110,5 +110,10 @@ def test_sampler_keeps_every_frame_by_default_and_a_target_rate_otherwise() -> N
     assert [i for i in range(20) if half.keep(i)] == list(range(0, 20, 2))
     odd = FrameSampler(25.0, 2.0)
     kept = [i for i in range(100) if odd.keep(i)]
+    assert kept == list(range(0, 100, 13))  # 25 / 2 = 12.5 rounds to every 13th frame
     assert len(kept) == 8  # 4 seconds at 2 fps
+    # A rate that does not divide the video's still keeps a regular grid (silver rebuilds it to
+    # count the frames processed): 6 of 10 fps is every second frame, 7 of 10 every frame.
+    assert [i for i in range(20) if FrameSampler(10.0, 6.0).keep(i)] == list(range(0, 20, 2))
+    assert FrameSampler(10.0, 7.0).keeps_every_frame
     assert FrameSampler(10.0, 30.0).keeps_every_frame
