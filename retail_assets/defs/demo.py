@@ -70,6 +70,7 @@ def _run_pipeline(args: argparse.Namespace, day: date) -> int:
     from retail_assets.contracts.ids import check_id
     from retail_assets.contracts.store_day import StoreDay
     from retail_assets.defs.assets import STORE_DAY_ASSETS
+    from retail_assets.defs.assets.detections import NIGHTLY_SAMPLE_FPS
     from retail_assets.defs.names import DETECTIONS_OP
     from retail_assets.defs.partitions import STORES_PARTITIONS_NAME
     from retail_assets.defs.resources import resources_from_env
@@ -111,7 +112,9 @@ def _run_pipeline(args: argparse.Namespace, day: date) -> int:
     run_config: dict[str, Any] = {"ops": {DETECTIONS_OP: {"config": detections_config}}}
     if not args.verbose:
         run_config["loggers"] = {"console": {"config": {"log_level": "WARNING"}}}
-    frames_note = f"first {args.max_frames} frames" if args.max_frames else "every frame"
+    frames_note = f"{NIGHTLY_SAMPLE_FPS:g} frames a second"
+    if args.max_frames:
+        frames_note += f" of the first {args.max_frames} frames"
     print(f"materializing partition {partition} ({frames_note} of each video) ...", flush=True)
     result = dg.materialize(
         STORE_DAY_ASSETS,

@@ -20,6 +20,7 @@ from retail_assets.vision.detector import Detector, UltralyticsDetector
 from retail_assets.vision.embedder import AppearanceEmbedder, MobileNetEmbedder
 from retail_assets.vision.exported_models import ExportedModel
 from retail_assets.vision.models import ResolvedModel, resolve_model
+from retail_assets.vision.sampling import FrameSampler
 from retail_assets.vision.tracker import Tracker
 from retail_assets.vision.trackers import TRACKERS
 
@@ -76,9 +77,11 @@ def build_embedder(config: PipelineConfig) -> AppearanceEmbedder | None:
 
 
 def build_tracker(config: PipelineConfig, video_fps: float) -> Tracker:
-    """A fresh tracker for one video (`PipelineConfig` has already refused unknown names)."""
+    """A fresh tracker for one video (`PipelineConfig` has already refused unknown names), its frame
+    counts scaled to the frames the pipeline's sampler feeds it."""
+    settings = config.tracking.every(FrameSampler(video_fps, config.sample_fps).step)
     # A video whose header carries no frame rate reads as 0 fps.
-    return TRACKERS[config.tracker](config.tracking, video_fps or 30.0)
+    return TRACKERS[config.tracker](settings, video_fps or 30.0)
 
 
 def make_exports(config: PipelineConfig, cache: Path | None = None) -> dict[str, ExportedModel]:

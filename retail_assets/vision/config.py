@@ -21,7 +21,8 @@ from retail_assets.vision.trackers import TRACKERS
 
 # Bump when a code change alters the events produced for the same inputs and settings.
 PIPELINE_VERSION = 1
-# Bump when the frames a `sample_fps` selects change: it keys the outputs of sampled settings only.
+# Bump when what a `sample_fps` does changes: it keys the outputs of sampled settings only.
+# 2: a regular grid of frames, and the tracker's frame counts divided by the grid's step.
 SAMPLING_VERSION = 2
 RUNTIMES = ("openvino", "pytorch")  # of the detector: see `PipelineConfig.runtime`
 EMBEDDERS = (

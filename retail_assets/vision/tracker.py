@@ -8,7 +8,7 @@ event is backed by a real detection of that frame.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -32,8 +32,10 @@ REFRESH_FRAMES = 5
 
 @dataclass(frozen=True)
 class TrackerSettings:
+    # Both count frames of the video: a tracker fed every k-th frame (`sample_fps`) gets them
+    # divided by k (`every`), so a track lives and is confirmed over the same stretch of time.
     max_age: int = 30  # frames a lost track survives (re-identified if it comes back)
-    n_init: int = 3  # consecutive detections before a track is confirmed
+    n_init: int = 3  # frames of consecutive detections before a track is confirmed
     max_iou_distance: float = 0.7
     max_cosine_distance: float = 0.2
     nn_budget: int | None = 100  # appearance samples kept per track (bounds memory)
@@ -44,6 +46,16 @@ class TrackerSettings:
     def __post_init__(self) -> None:
         if self.box not in BOX_SOURCES:
             raise ValueError(f"tracker box must be one of {BOX_SOURCES}, got {self.box!r}")
+
+    def every(self, step: int) -> TrackerSettings:
+        """These settings for a tracker that sees every `step`-th frame of the video."""
+        if step == 1:
+            return self
+        return replace(
+            self,
+            max_age=max(1, int(self.max_age / step + 0.5)),
+            n_init=max(1, int(self.n_init / step + 0.5)),
+        )
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import pytest
 
 import retail_assets.vision
 from retail_assets.errors import InputError
+from retail_assets.vision.backends import build_tracker
 from retail_assets.vision.cli_options import add_model_arguments
 from retail_assets.vision.config import PipelineConfig
 from retail_assets.vision.detector import DetectorSettings
@@ -46,6 +47,17 @@ def test_appearance_settings_key_only_outputs_of_trackers_that_use_appearance() 
         assert PipelineConfig(**{name: value}).fingerprint() != PipelineConfig().fingerprint(), name
         bytetrack = PipelineConfig(tracker="bytetrack")
         assert bytetrack.with_overrides(**{name: value}).fingerprint() == bytetrack.fingerprint(), name
+
+
+def test_a_sampled_tracker_keeps_and_confirms_tracks_over_the_same_time() -> None:
+    settings = TrackerSettings()
+    assert settings.every(1) == settings
+    # every second frame of the video: 30 frames of the video are 15 processed ones
+    assert (settings.every(2).max_age, settings.every(2).n_init) == (15, 2)
+    assert (settings.every(4).max_age, settings.every(4).n_init) == (8, 1)
+    tracker = build_tracker(PipelineConfig(sample_fps=5.0), video_fps=10.0)
+    assert tracker.settings == settings.every(2)  # type: ignore[attr-defined]
+    assert build_tracker(PipelineConfig(), video_fps=10.0).settings == settings  # type: ignore[attr-defined]
 
 
 def test_detector_settings_carry_every_detection_setting_of_the_config() -> None:
