@@ -432,6 +432,11 @@ class EmbeddedStack:
             f"-admin.port.grpc={ports['admin'] + 10000}",
             "-admin.ui=false",
             "-webdav=false",
+            # Every bucket is a collection that gets volumes of its own, and the number of volumes
+            # is free disk / volume size: at mini's 128 MB, a few dozen buckets (the test suite
+            # makes one per test) used every slot and new buckets answered PutObject with
+            # InternalError. 32 MB volumes give four times the slots for the same disk.
+            "-master.volumeSizeLimitMB=32",
             f"-bucket={','.join(BUCKETS)}",
             f"-tableBucket={TABLE_BUCKET}",
             f"-s3.config={self._write_identities()}",
