@@ -46,6 +46,7 @@ DEBIAN_SAMPLE_VIDEO = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 # fingerprint of settings that may run INT8, so a new recipe gets its own export and re-infers the
 # outputs of the old one. 2: the head's output convolutions kept in float.
 INT8_RECIPE = 2
+_INT8_NAME = f"int8r{INT8_RECIPE}"  # in the export directory's name
 # The detection head of the YOLOv8 exports (`model.22`): the last convolution of each box (`cv2`)
 # and class (`cv3`) branch, and the box decoding, stay in float.
 _HEAD = r"__module\.model\.22"
@@ -126,7 +127,7 @@ def int8_exported_model(
     base = export_directory(model, imgsz, "openvino", cache)
     if calibration is None:
         return _only_int8_export(base)
-    target = base.with_name(f"{base.name}-{_int8_name()}-{calibration.fingerprint()}")
+    target = base.with_name(f"{base.name}-{_INT8_NAME}-{calibration.fingerprint()}")
     if complete_export(target):
         return ExportedModel(target, exported_now=False)
     float_export = exported_model(model, imgsz, "openvino", cache)
@@ -146,12 +147,8 @@ def _quantize_apart(
         return pool.submit(_quantize, float_export, imgsz, calibration, scratch).result()
 
 
-def _int8_name() -> str:
-    return f"int8r{INT8_RECIPE}"
-
-
 def _only_int8_export(base: Path) -> ExportedModel:
-    found = sorted(d for d in base.parent.glob(f"{base.name}-{_int8_name()}-*") if complete_export(d))
+    found = sorted(d for d in base.parent.glob(f"{base.name}-{_INT8_NAME}-*") if complete_export(d))
     if len(found) == 1:
         return ExportedModel(found[0], exported_now=False)
     if not found:
