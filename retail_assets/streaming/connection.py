@@ -38,10 +38,25 @@ def check_broker(service_url: str, topic: str, timeout_s: int = 5, auth_token: s
     client = open_client(service_url, operation_timeout_s=timeout_s, auth_token=auth_token)
     try:
         client.get_topic_partitions(topic)
+    except (pulsar.AuthenticationError, pulsar.AuthorizationError) as exc:
+        refused = "authentication" if isinstance(exc, pulsar.AuthenticationError) else "authorization"
+        raise SetupError(
+            f"Pulsar broker at {redact_uri(service_url)} refused the client for topic {topic} "
+            f"({refused} failed: {exc}). Check PULSAR_AUTH_TOKEN / PULSAR_AUTH_TOKEN_FILE: the token must "
+            "be signed by the broker's key and its role granted produce and consume on the topic's namespace."
+        ) from exc
     except Exception as exc:  # the client raises ConnectError, Timeout or others by version
+        # A broker with authentication on closes a connection without a token, which the C++
+        # client reports as a time-out, not as an authentication error: say so.
+        unauthenticated = (
+            " No token was given (PULSAR_AUTH_TOKEN / PULSAR_AUTH_TOKEN_FILE): a broker with token "
+            "authentication on refuses such clients."
+            if (auth_token or pulsar_auth_token()) is None
+            else ""
+        )
         raise SetupError(
             f"Pulsar broker at {redact_uri(service_url)} is unreachable for topic {topic} "
-            f"({type(exc).__name__}: {exc}). Check PULSAR_SERVICE_URL, or {STACK_HINT}."
+            f"({type(exc).__name__}: {exc}). Check PULSAR_SERVICE_URL, or {STACK_HINT}.{unauthenticated}"
         ) from exc
     finally:
         client.close()

@@ -59,12 +59,12 @@ def test_up_twice_status_env_down_up_keeps_data_ports_and_own_credentials(
 
     first = own("up")
     assert first.returncode == 0, first.stderr
-    assert "seaweedfs started" in first.stdout and "pulsar-lite started" in first.stdout
+    assert "seaweedfs started" in first.stdout and "apache pulsar started" in first.stdout
     try:
         again = own("up")
         assert again.returncode == 0, again.stderr
         assert "seaweedfs already running" in again.stdout
-        assert "pulsar-lite already running" in again.stdout
+        assert "apache pulsar already running" in again.stdout
 
         # DAGSTER_HOME is seeded with the local instance settings (pool limits).
         assert "pools" in (state / "dagster_home" / "dagster.yaml").read_text()

@@ -59,7 +59,9 @@ class FaultStack:
         )
 
     def client(self) -> pulsar.Client:
-        return open_client(self.env["PULSAR_SERVICE_URL"], operation_timeout_s=3)
+        return open_client(
+            self.env["PULSAR_SERVICE_URL"], operation_timeout_s=3, auth_token=self.env["PULSAR_AUTH_TOKEN"]
+        )
 
     def catalog(self) -> SqlCatalog:
         p = "PYICEBERG_CATALOG__LAKEHOUSE__"
