@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from retail_assets.secrets_cli import SECRET_NAMES, parse_env
+from retail_assets.stack.pulsar_broker import NamespacePolicies
 from retail_assets_tests.conftest import REPO_ROOT
 from retail_assets_tests.deployment.envfile import (
     COMPOSE_FILE,
@@ -208,7 +209,13 @@ def test_pulsar_requires_a_token_and_the_pipeline_role_is_limited_to_its_namespa
     assert "apply-config-from-env" not in broker.replace("apply-config-from-env.py, because", "")
     init = (REPO_ROOT / "infrastructure/pulsar/init-topic.sh").read_text()
     grants = re.findall(r"grant-permission (\S+) \\\s+--role (\S+) --actions (\S+)", init)
-    assert grants == [("retail/metadata", '"$PULSAR_PIPELINE_ROLE"', "produce,consume")]
+    assert grants == [('"$NAMESPACE"', '"$PULSAR_PIPELINE_ROLE"', '"$PIPELINE_ACTIONS"')]
+    # The namespace and the grant come from the definition the embedded stack applies too.
+    assert "source /init/pulsar_namespace.env" in init
+    shared = NamespacePolicies.load()
+    assert (shared.namespace, shared.pipeline_actions) == ("retail/metadata", ("produce", "consume"))
+    mounts = compose["services"]["pulsar-init"]["volumes"]
+    assert "./retail_assets/stack/pulsar_namespace.env:/init/pulsar_namespace.env:ro" in mounts
     assert compose["services"]["pulsar"]["entrypoint"] == ["bash", "/init/start-broker.sh"]
 
 
