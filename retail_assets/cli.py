@@ -10,7 +10,7 @@ from retail_assets.errors import RetailAssetsError
 
 # name -> (module with add_arguments(parser) and run(args) -> int, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "stack": ("retail_assets.stack.cli", "manage the embedded SeaweedFS + Pulsar Lite + Iceberg stack"),
+    "stack": ("retail_assets.stack.cli", "manage the embedded SeaweedFS + Apache Pulsar + Iceberg stack"),
     "ingest": ("retail_assets.ingest", "video -> tracked detections as NDJSON (YOLOv8 + DeepSort)"),
     "models": (
         "retail_assets.vision.models_cli",

@@ -1,4 +1,4 @@
-"""Session fixtures: one real embedded stack (SeaweedFS + Pulsar Lite + SQLite catalog) per run."""
+"""Session fixtures: one real embedded stack (SeaweedFS + Apache Pulsar + SQLite catalog) per run."""
 
 from __future__ import annotations
 

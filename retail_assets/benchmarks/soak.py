@@ -3,7 +3,7 @@
 Backfills several store-days of real video (clips cut from OpenCV's vtest.avi) through the Dagster
 store-day graph on an embedded stack of its own, one run worker process per run. Meanwhile a fault
 injector, driven by a seeded random generator, SIGKILLs at random moments the run worker, the
-broker (Pulsar Lite) or the object store (SeaweedFS, which also serves the Iceberg data files),
+broker (Apache Pulsar standalone) or the object store (SeaweedFS, which also serves the Iceberg data files),
 and restarts the services. Every failed run is launched again until its store-day succeeds; rounds
 of re-materializations continue until the requested number of faults has been injected.
 

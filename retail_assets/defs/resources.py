@@ -50,7 +50,7 @@ class ObjectStoreResource(dg.ConfigurableResource):
 
 
 class PulsarResource(dg.ConfigurableResource):
-    """Pulsar broker (Pulsar Lite locally, Apache Pulsar in production)."""
+    """Pulsar broker (Apache Pulsar: standalone in the embedded stack, a cluster in production)."""
 
     service_url: str = DEFAULT_SERVICE_URL
     topic: str = DEFAULT_TOPIC

@@ -1,4 +1,4 @@
-"""The embedded development stack (SeaweedFS + Pulsar Lite + Iceberg SQL catalog)."""
+"""The embedded development stack (SeaweedFS + Apache Pulsar standalone + Iceberg SQL catalog)."""
 
 from retail_assets.stack.services import EmbeddedStack, StackError
 

@@ -12,7 +12,7 @@ from retail_assets.stack.services import EmbeddedStack, StackError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dir", default=None, help="state directory (default: $RVA_STACK_DIR or ./.retail)")
     sub = parser.add_subparsers(dest="action", required=True)
-    sub.add_parser("up", help="start SeaweedFS and Pulsar Lite, create buckets, catalog and namespace")
+    sub.add_parser("up", help="start SeaweedFS and Apache Pulsar, create buckets, catalog, tenant and namespace")
     down = sub.add_parser("down", help="stop the processes this stack started; data is kept")
     down.add_argument("--purge", action="store_true", help="also delete the state directory")
     sub.add_parser("status", help="each service, its endpoint, pid and health")

@@ -241,6 +241,12 @@ class EmbeddedStack:
         records["seaweedfs"] = seaweed
 
         pulsar = records.get("pulsar") or ServiceRecord("pulsar")
+        stale = pulsar.process()
+        if stale is not None and set(pulsar.ports) != set(PULSAR_PORTS):
+            # A state directory of an older version of the stack, whose broker was Pulsar Lite.
+            stale.terminate()
+            stale.wait(30)
+            messages.append(f"stopped the previous stack's Pulsar Lite broker (pid {pulsar.pid})")
         if pulsar.process():
             messages.append(f"apache pulsar already running (pid {pulsar.pid}, {self._pulsar_url(pulsar)})")
         else:

@@ -5,8 +5,9 @@ ones are sent asynchronously by a batching producer with at most `max_pending` m
 unacknowledged (the sender waits instead of growing memory), bad ones become dead letters.
 The returned `PublishReceipt` names the producer (unique per attempt) and the first and last
 message ids: a reader can pick exactly these messages out of a topic that other producers
-write to at the same time. Pulsar Lite does not de-duplicate re-sent messages, so a publish
-that dies half-way leaves orphan messages behind; they never count because only a receipt,
+write to at the same time. Each attempt has a producer name of its own, so the broker's
+deduplication (by producer name and sequence id) does not cover a publish that dies half-way:
+it leaves orphan messages behind; they never count because only a receipt,
 written after a complete flush, makes a publish visible to the bronze writer.
 """
 

@@ -1,4 +1,4 @@
-"""The bronze writer against real Pulsar Lite, SeaweedFS and both Iceberg catalogs (SQL and REST)."""
+"""The bronze writer against real Apache Pulsar, SeaweedFS and both Iceberg catalogs (SQL and REST)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Table maintenance on real bronze tables (SeaweedFS, Pulsar Lite, both Iceberg catalogs).
+"""Table maintenance on real bronze tables (SeaweedFS, Apache Pulsar, both Iceberg catalogs).
 
 What an operator checks after maintenance: the rows are the same, the files are fewer, the
 snapshots are a single chain within the retention, and nothing under the table's location is

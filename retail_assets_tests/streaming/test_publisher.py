@@ -1,4 +1,4 @@
-"""Publishing NDJSON to a real Pulsar Lite broker and reading exactly a receipt's messages back."""
+"""Publishing NDJSON to a real Apache Pulsar broker and reading exactly a receipt's messages back."""
 
 from __future__ import annotations
 
