@@ -3,7 +3,7 @@
 A succeeding and a failing materialization of the code location's own assets and resources
 (`resources_from_env`: every secret bound with dg.EnvVar) on the real stack. The secrets are
 recognisable values: the session stack's S3 secret keys (admin and pipeline, new for every test
-run), a Pulsar token and the password of a PostgreSQL catalog DSN. The failure is real: the
+run), the stack's Pulsar pipeline token (the broker checks it) and the password of a PostgreSQL catalog DSN. The failure is real: the
 catalog URI points at a port where no PostgreSQL listens, so bronze_raw fails opening it.
 """
 
@@ -24,15 +24,14 @@ from retail_assets_tests.conftest import STACK_CREDENTIALS
 STORE = "store-sec01"
 PARTITION = f"2026-11-28|{STORE}"
 KEY = f"{STORE}/cam-1/2026-11-28/090000.avi"
-PULSAR_TOKEN = "pulsar-token-Xq93hTz1"
 PG_PASSWORD = "pg-password-Wm42kLp8"
 
 
-def _secrets() -> list[str]:
+def _secrets(pulsar_token: str) -> list[str]:
     return [
         STACK_CREDENTIALS["RVA_STACK_SECRET_KEY"],
         STACK_CREDENTIALS["RVA_STACK_PIPELINE_SECRET_KEY"],
-        PULSAR_TOKEN,
+        pulsar_token,
         PG_PASSWORD,
     ]
 
@@ -69,7 +68,8 @@ def test_no_secret_in_logs_config_metadata_or_errors_of_a_good_and_a_failing_run
     monkeypatch.setenv("RVA_VIDEOS_BUCKET", videos_bucket)
     monkeypatch.setenv("RVA_DETECTIONS_BUCKET", detections_bucket)
     monkeypatch.setenv("PULSAR_TOPIC", unique_topic)
-    monkeypatch.setenv("PULSAR_AUTH_TOKEN", PULSAR_TOKEN)
+    token = stack.env()["PULSAR_AUTH_TOKEN"]
+    monkeypatch.setenv("PULSAR_AUTH_TOKEN", token)
     monkeypatch.setenv("RVA_REQUIRE_PULSAR_AUTH", "true")
     # The token is bound by name, not by value: what Dagster stores is the variable's name.
     pulsar = resources_from_env()["pulsar"]
@@ -80,7 +80,7 @@ def test_no_secret_in_logs_config_metadata_or_errors_of_a_good_and_a_failing_run
     metadata = [m.materialization.metadata for m in good.get_asset_materialization_events()]
     assert len(metadata) == sum(len(asset.keys) for asset in STORE_DAY_ASSETS)  # bronze, silver, gold ...
     recorded = _recorded(instance, good.run_id) + repr(metadata)
-    for secret in _secrets():
+    for secret in _secrets(token):
         assert secret not in recorded
 
     # The failing run: the SQL catalog's DSN carries a password and reaches no server.
@@ -94,6 +94,6 @@ def test_no_secret_in_logs_config_metadata_or_errors_of_a_good_and_a_failing_run
     [failed_run] = [r for r in instance.get_runs() if r.run_id != good.run_id]
     recorded = _recorded(instance, failed_run.run_id)
     assert "STEP_FAILURE" in recorded and "rva:***@127.0.0.1:9" in recorded
-    for secret in _secrets():
+    for secret in _secrets(token):
         assert secret not in raised
         assert secret not in recorded
