@@ -9,43 +9,30 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date
 from pathlib import Path
 
 import pulsar
 import pytest
 
-from retail_assets.contracts.store_day import StoreDay
 from retail_assets.errors import SetupError
 from retail_assets.stack import EmbeddedStack
 from retail_assets.streaming.connection import check_broker, open_client
-from retail_assets.streaming.dead_letters import LocalDeadLetterSink
-from retail_assets.streaming.publisher import PublishReceipt, publish_ndjson
+from retail_assets.streaming.publisher import PublishReceipt
 from retail_assets.streaming.reader import read_receipt
 from retail_assets_tests.factories import ndjson_lines, video_key
+from retail_assets_tests.streaming.helpers import DAY, publish_lines
 
 CONTRACT = (
     Path(__file__).resolve().parents[2] / "retail_assets" / "contracts" / "detection_event.v1.schema.json"
 )
-DAY = date(2026, 11, 28)
-PARTITION = StoreDay.parse("2026-11-28|store-001")
 
 
 def _publish(
     client: pulsar.Client, topic: str, lines: list[bytes], tmp_path: Path, run_id: str
 ) -> PublishReceipt:
+    """One video per run id, published in chunks of 100 lines."""
     video = video_key("store-001", f"cam-{run_id}", DAY)
-    return publish_ndjson(
-        client,
-        topic,
-        lines,
-        source=f"s3://detections/{video}.ndjson",
-        store_day=PARTITION,
-        run_id=run_id,
-        video_key=video,
-        dead_letters=LocalDeadLetterSink(tmp_path / f"dead-{run_id}.ndjson"),
-        chunk_lines=100,
-    )
+    return publish_lines(client, topic, lines, tmp_path, video=video, run_id=run_id, chunk_lines=100)
 
 
 def _read_back(client: pulsar.Client, receipt: PublishReceipt) -> list[bytes]:

@@ -3,43 +3,21 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 
 import pulsar
 from pulsar.schema import JsonSchema
 
-from retail_assets.contracts.store_day import StoreDay
-from retail_assets.streaming.dead_letters import LocalDeadLetterSink
 from retail_assets.streaming.publisher import (
     PROP_PARTITION,
     PROP_RUN_ID,
     PROP_SOURCE,
     PROP_VIDEO_KEY,
     PublishReceipt,
-    publish_ndjson,
 )
 from retail_assets.streaming.reader import read_receipt
 from retail_assets.streaming.schema import DetectionEventV1
 from retail_assets_tests.factories import ndjson_lines, video_key
-from retail_assets_tests.streaming.helpers import read_whole_topic
-
-DAY = date(2026, 11, 28)
-PARTITION = StoreDay.parse("2026-11-28|store-001")
-
-
-def _publish(client, topic, lines, tmp_path, *, video=None, run_id="run-1", **kwargs) -> PublishReceipt:
-    video = video or video_key("store-001", "cam-01", DAY)
-    return publish_ndjson(
-        client,
-        topic,
-        lines,
-        source=f"s3://detections/{video}.ndjson",
-        store_day=PARTITION,
-        run_id=run_id,
-        video_key=video,
-        dead_letters=LocalDeadLetterSink(tmp_path / f"dead-{run_id}.ndjson"),
-        **kwargs,
-    )
+from retail_assets_tests.streaming.helpers import DAY, PARTITION, publish_lines, read_whole_topic
 
 
 def test_receipt_reads_back_exactly_its_lines_while_other_producers_interleave(
@@ -55,7 +33,9 @@ def test_receipt_reads_back_exactly_its_lines_while_other_producers_interleave(
     def interleave(done: int) -> None:
         noise.send(theirs[done % len(theirs)])
 
-    receipt = _publish(pulsar_client, unique_topic, mine, tmp_path, chunk_lines=500, on_progress=interleave)
+    receipt = publish_lines(
+        pulsar_client, unique_topic, mine, tmp_path, chunk_lines=500, on_progress=interleave
+    )
     noise.send(theirs[1])
     noise.close()
 
@@ -89,7 +69,7 @@ def test_topic_carries_a_json_schema_that_a_json_consumer_decodes(
         schema=JsonSchema(DetectionEventV1),
         initial_position=pulsar.InitialPosition.Earliest,
     )
-    _publish(pulsar_client, unique_topic, lines, tmp_path)
+    publish_lines(pulsar_client, unique_topic, lines, tmp_path)
     msg = consumer.receive(timeout_millis=10_000)
     consumer.acknowledge(msg)
     consumer.close()
@@ -104,7 +84,9 @@ def test_topic_carries_a_json_schema_that_a_json_consumer_decodes(
 
 
 def test_receipt_survives_json_round_trip(pulsar_client, unique_topic, tmp_path) -> None:
-    receipt = _publish(pulsar_client, unique_topic, ndjson_lines("store-001", "cam-01", DAY, 10), tmp_path)
+    receipt = publish_lines(
+        pulsar_client, unique_topic, ndjson_lines("store-001", "cam-01", DAY, 10), tmp_path
+    )
     again = PublishReceipt.from_json(receipt.to_json())
     assert again == receipt
     assert [m.payload for b in read_receipt(pulsar_client, again) for m in b] == ndjson_lines(
@@ -116,8 +98,8 @@ def test_republish_gets_a_new_producer_and_reads_only_its_own_messages(
     pulsar_client, unique_topic, tmp_path
 ) -> None:
     lines = ndjson_lines("store-001", "cam-01", DAY, 200)
-    first = _publish(pulsar_client, unique_topic, lines, tmp_path, run_id="run-1")
-    second = _publish(pulsar_client, unique_topic, lines, tmp_path, run_id="run-2")
+    first = publish_lines(pulsar_client, unique_topic, lines, tmp_path, run_id="run-1")
+    second = publish_lines(pulsar_client, unique_topic, lines, tmp_path, run_id="run-2")
     assert first.producer_name != second.producer_name
     got = [m for b in read_receipt(pulsar_client, second) for m in b]
     assert [m.payload for m in got] == lines
@@ -125,7 +107,7 @@ def test_republish_gets_a_new_producer_and_reads_only_its_own_messages(
 
 
 def test_empty_input_gives_an_empty_receipt(pulsar_client, unique_topic, tmp_path) -> None:
-    receipt = _publish(pulsar_client, unique_topic, [b"\n", b"   \n"], tmp_path)
+    receipt = publish_lines(pulsar_client, unique_topic, [b"\n", b"   \n"], tmp_path)
     assert receipt.messages_sent == 0 and receipt.blank_lines == 2 and receipt.first_message_id is None
     assert list(read_receipt(pulsar_client, receipt)) == []
 
@@ -134,7 +116,7 @@ def test_reading_with_a_stall_prone_receive_queue_is_still_exact(
     pulsar_client, unique_topic, tmp_path
 ) -> None:
     lines = ndjson_lines("store-001", "cam-01", DAY, 30_000)
-    receipt = _publish(pulsar_client, unique_topic, lines, tmp_path)
+    receipt = publish_lines(pulsar_client, unique_topic, lines, tmp_path)
     # Pulsar Lite 0.2.0 was seen to stop delivering to a reader whose receive queue is about the
     # size of the producer's 1,000-message batches (on a broker holding more data than this
     # test's); when that happens the reader is reopened after the last message seen. Whether or
