@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from retail_assets.errors import SetupError
-from retail_assets.secrets_cli import make_token
+from retail_assets.secrets_cli import SIGNING_KEY_BYTES, make_token
 
 PORT_NAMES = ("broker", "web", "bookie")
 ADMIN_ROLE = "rva-admin"
@@ -135,7 +135,7 @@ class PulsarBroker:
     def ensure_secrets(self) -> None:
         """A signing key and the two role tokens, made once and kept (owner-only files)."""
         if not self.signing_key_file.exists():
-            _write_private(self.signing_key_file, secrets.token_bytes(32))
+            _write_private(self.signing_key_file, secrets.token_bytes(SIGNING_KEY_BYTES))
         key = base64.b64encode(self.signing_key_file.read_bytes()).decode("ascii")
         for path, role in ((self.admin_token_file, ADMIN_ROLE), (self.pipeline_token_file, PIPELINE_ROLE)):
             if not path.exists():
