@@ -4,11 +4,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export YOLO_OFFLINE := true
 
-.PHONY: install pulsar-broker install-runtime export-models system-deps demo test lint format ui stack-up stack-down stack-status secrets clean
+.PHONY: install pulsar-broker flink install-runtime export-models system-deps demo test lint format ui stack-up stack-down stack-status secrets clean
 
 # Development: the runtime, the export extra (torch, ultralytics, nncf: making the OpenVINO
 # exports, the PyTorch reference pipeline), the embedded stack and the test tools.
-install: $(VENV)/.installed system-deps pulsar-broker
+install: $(VENV)/.installed system-deps pulsar-broker flink
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ $(VENV)/.installed: pyproject.toml
 # infrastructure/pulsar/broker/jars.sha256 (a no-op once installed with the same pins).
 pulsar-broker: $(VENV)/.installed
 	@bash infrastructure/pulsar/broker/install.sh $(VENV)/share/pulsar-broker
+
+# The local Flink 1.18.1 (`retail-assets stack up --with flink`): PyPI's Flink archives and the
+# connector jars of infrastructure/flink/pom.xml, all pinned (a no-op once installed).
+flink: $(VENV)/.installed
+	@PYTHON=$(BIN)/python bash infrastructure/flink/install.sh $(VENV)/share/flink
 
 # Runtime only (what the production image runs; no torch, no embedded stack: 1.3 GiB instead of
 # 7.4): runs ingest and the Dagster graph from OpenVINO exports made beforehand by

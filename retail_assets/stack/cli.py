@@ -12,7 +12,17 @@ from retail_assets.stack.services import EmbeddedStack, StackError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dir", default=None, help="state directory (default: $RVA_STACK_DIR or ./.retail)")
     sub = parser.add_subparsers(dest="action", required=True)
-    sub.add_parser("up", help="start SeaweedFS and Apache Pulsar, create buckets, catalog, tenant and namespace")
+    up = sub.add_parser(
+        "up", help="start SeaweedFS and Apache Pulsar, create buckets, catalog, tenant and namespace"
+    )
+    up.add_argument(
+        "--with",
+        dest="with_services",
+        action="append",
+        choices=["flink"],
+        default=[],
+        help="also start a local Flink and submit infrastructure/flink/bronze_ingest.sql",
+    )
     down = sub.add_parser("down", help="stop the processes this stack started; data is kept")
     down.add_argument("--purge", action="store_true", help="also delete the state directory")
     sub.add_parser("status", help="each service, its endpoint, pid and health")
@@ -33,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     stack = EmbeddedStack(args.dir)
     try:
         if args.action == "up":
-            for line in stack.up():
+            for line in stack.up(with_flink="flink" in args.with_services):
                 print(line)
             print(f'state in {stack.root}; load settings with: eval "$(retail-assets stack env)"')
         elif args.action == "down":

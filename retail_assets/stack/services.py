@@ -38,6 +38,9 @@ import psutil
 
 from retail_assets.errors import SetupError
 from retail_assets.settings import DEFAULT_CATALOG, DEFAULT_NAMESPACE, DEFAULT_TOPIC
+from retail_assets.stack.flink_cluster import JOB_NAME as FLINK_JOB_NAME
+from retail_assets.stack.flink_cluster import PORT_NAMES as FLINK_PORTS
+from retail_assets.stack.flink_cluster import FlinkCluster, FlinkError
 from retail_assets.stack.pulsar_broker import PORT_NAMES as PULSAR_PORTS
 from retail_assets.stack.pulsar_broker import PulsarBroker
 
@@ -185,10 +188,15 @@ class EmbeddedStack:
     """Start, inspect and stop the local services; all state below `root`."""
 
     def __init__(
-        self, root: Path | str | None = None, pulsar_overrides: dict[str, str] | None = None
+        self,
+        root: Path | str | None = None,
+        pulsar_overrides: dict[str, str] | None = None,
+        flink_checkpoint_interval: str = "30s",
     ) -> None:
         self.root = Path(root).resolve() if root else default_root()
         self.pulsar = PulsarBroker(self.root / "pulsar", pulsar_overrides)
+        self.flink = FlinkCluster(self.root / "flink")
+        self.flink_checkpoint_interval = flink_checkpoint_interval
         self.access_key = os.environ.get("RVA_STACK_ACCESS_KEY") or DEV_ACCESS_KEY
         self.secret_key = os.environ.get("RVA_STACK_SECRET_KEY") or DEV_SECRET_KEY
         self.pipeline_access_key = os.environ.get("RVA_STACK_PIPELINE_ACCESS_KEY") or DEV_PIPELINE_ACCESS_KEY
@@ -225,8 +233,11 @@ class EmbeddedStack:
         tmp.replace(self.state_path)
 
     # -- lifecycle -------------------------------------------------------------------------
-    def up(self, timeout: float = 90.0) -> list[str]:
-        """Start whatever is not running; return one human-readable line per service."""
+    def up(self, timeout: float = 90.0, with_flink: bool = False) -> list[str]:
+        """Start whatever is not running; return one human-readable line per service.
+
+        `with_flink` (or a Flink recorded by an earlier `up --with flink`) also starts the local
+        Flink cluster and submits the bronze ingestion job unless it is already running."""
         self.root.mkdir(parents=True, exist_ok=True)
         records = self._load()
         messages: list[str] = []
@@ -263,6 +274,8 @@ class EmbeddedStack:
         self._init_catalog(records)
         self._init_dagster_home()
         messages.append(f"iceberg catalog '{DEFAULT_CATALOG}' ready (sqlite {self.catalog_db})")
+        if with_flink or "flink-jobmanager" in records:
+            messages += self._up_flink(records, taken, timeout)
         return messages
 
     def down(self, purge: bool = False, timeout: float = 30.0) -> list[str]:
@@ -327,6 +340,8 @@ class EmbeddedStack:
                 else "not responding",
             )
         )
+        if "flink-jobmanager" in records:
+            out.append(self._flink_status(records))
         catalog_ok = self.catalog_db.exists()
         out.append(
             ServiceStatus(
@@ -387,6 +402,7 @@ class EmbeddedStack:
             f"{rest}S3__REGION": "us-east-1",
             "DAGSTER_HOME": str(self.dagster_home),
             "YOLO_OFFLINE": "true",
+            **({"FLINK_REST_URL": self._flink_url(records)} if "flink-jobmanager" in records else {}),
         }
 
     # -- internals -------------------------------------------------------------------------
@@ -501,6 +517,107 @@ class EmbeddedStack:
             raise StackError(str(exc)) from None
         pid, created, log = self._spawn("pulsar", argv, dict(os.environ), self.pulsar.data_dir)
         return ServiceRecord("pulsar", pid, created, ports, log)
+
+    # -- Flink -----------------------------------------------------------------------------
+    @staticmethod
+    def _flink_url(records: dict[str, ServiceRecord]) -> str:
+        return f"http://127.0.0.1:{records['flink-jobmanager'].ports.get('rest', '?')}"
+
+    def _flink_process_env(self) -> dict[str, str]:
+        """The Flink processes' environment: the pipeline's S3 identity (S3FileIO reads it)."""
+        return {
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": self.pipeline_access_key,
+            "AWS_SECRET_ACCESS_KEY": self.pipeline_secret_key,
+            "AWS_REGION": "us-east-1",
+        }
+
+    def _up_flink(self, records: dict[str, ServiceRecord], taken: set[int], timeout: float) -> list[str]:
+        messages = []
+        jobmanager = records.get("flink-jobmanager") or ServiceRecord("flink-jobmanager")
+        if jobmanager.process():
+            messages.append(
+                f"flink jobmanager already running (pid {jobmanager.pid}, {self._flink_url(records)})"
+            )
+        else:
+            try:
+                ports = self._reuse_or_pick(jobmanager, FLINK_PORTS, taken)
+                self.flink.write_config(ports)
+                argv = self.flink.jobmanager_argv()
+            except FlinkError as exc:
+                raise StackError(str(exc)) from None
+            env = self.flink.process_env(self._flink_process_env(), self.root / "logs")
+            pid, created, log = self._spawn("flink-jobmanager", argv, env, self.flink.data_dir)
+            jobmanager = ServiceRecord("flink-jobmanager", pid, created, ports, log)
+            records["flink-jobmanager"] = jobmanager
+            messages.append(f"flink jobmanager started (pid {pid}, {self._flink_url(records)})")
+        records["flink-jobmanager"] = jobmanager
+        taskmanager = records.get("flink-taskmanager") or ServiceRecord("flink-taskmanager")
+        if taskmanager.process():
+            messages.append(f"flink taskmanager already running (pid {taskmanager.pid})")
+        else:
+            env = self.flink.process_env(self._flink_process_env(), self.root / "logs")
+            pid, created, log = self._spawn(
+                "flink-taskmanager", self.flink.taskmanager_argv(), env, self.flink.data_dir
+            )
+            taskmanager = ServiceRecord("flink-taskmanager", pid, created, {}, log)
+            messages.append(f"flink taskmanager started (pid {pid})")
+        records["flink-taskmanager"] = taskmanager
+        self._save(records)
+
+        rest_url = self._flink_url(records)
+        deadline = time.monotonic() + max(timeout, 120.0)
+        while not self.flink.healthy(rest_url):
+            for rec in (jobmanager, taskmanager):
+                if rec.process() is None:
+                    raise StackError(f"{rec.name} exited during start-up; see its log {rec.log}")
+            if time.monotonic() > deadline:
+                raise StackError(f"flink not ready after {max(timeout, 120.0):.0f}s; see {jobmanager.log}")
+            time.sleep(1)
+        job = self.flink.running_job(rest_url)
+        if job is not None:
+            messages.append(f"flink job {FLINK_JOB_NAME} already {job.state} ({job.job_id})")
+            return messages
+        env = self.env()
+        try:
+            self.flink.submit_bronze_job(
+                {
+                    "PULSAR_SERVICE_URL": env["PULSAR_SERVICE_URL"],
+                    "PULSAR_AUTH_TOKEN": env["PULSAR_AUTH_TOKEN"],
+                    "ICEBERG_REST_URI": self._iceberg_url(records["seaweedfs"]),
+                    "ICEBERG_WAREHOUSE": f"s3://{TABLE_BUCKET}/",
+                    "ICEBERG_CREDENTIAL": f"{self.pipeline_access_key}:{self.pipeline_secret_key}",
+                    "S3_ENDPOINT": env["AWS_ENDPOINT_URL_S3"],
+                    "CHECKPOINT_INTERVAL": self.flink_checkpoint_interval,
+                    "AWS_ACCESS_KEY_ID": self.pipeline_access_key,
+                    "AWS_SECRET_ACCESS_KEY": self.pipeline_secret_key,
+                    "AWS_REGION": "us-east-1",
+                }
+            )
+        except FlinkError as exc:
+            raise StackError(str(exc)) from None
+        job = self.flink.running_job(rest_url)
+        state = f"{job.state} ({job.job_id})" if job else "submitted"
+        messages.append(
+            f"flink job {FLINK_JOB_NAME} {state}: events topic -> {REST_CATALOG} rva.bronze_stream"
+        )
+        return messages
+
+    def _flink_status(self, records: dict[str, ServiceRecord]) -> ServiceStatus:
+        jobmanager = records["flink-jobmanager"]
+        rest_url = self._flink_url(records)
+        healthy = bool(jobmanager.process()) and self.flink.healthy(rest_url)
+        detail = "not responding"
+        if healthy:
+            job = self.flink.running_job(rest_url)
+            detail = f"job {FLINK_JOB_NAME} {job.state if job else 'NOT RUNNING'}"
+        return ServiceStatus(
+            "flink (jobmanager + taskmanager)",
+            rest_url,
+            jobmanager.pid if jobmanager.process() else None,
+            healthy,
+            detail,
+        )
 
     def _s3_healthy(self, rec: ServiceRecord) -> bool:
         from retail_assets.objectstore import make_s3_client
