@@ -116,13 +116,16 @@ def test_flink_images_build_and_the_job_file_is_where_the_guide_runs_it(resolved
     assert jobmanager["build"]["dockerfile"] == "infrastructure/flink/Dockerfile"
     assert taskmanager["image"] == jobmanager["image"]
     dockerfile = _dockerfile("infrastructure/flink/Dockerfile")
-    assert "COPY infrastructure/flink/bronze_ingest.sql /opt/flink/sql/bronze_ingest.sql" in dockerfile
+    assert (
+        "COPY infrastructure/flink/bronze_ingest.sql infrastructure/flink/render-job.sh /opt/flink/sql/"
+        in dockerfile
+    )
     assert "mkdir -p /opt/flink/usrlib" in dockerfile
     path = shlex.split(shlex.split(FLINK_SUBMIT)[-1])[-1]
     assert path == "/opt/flink/usrlib/bronze_ingest.sql"
-    # The jobmanager writes it at start, token filled in, then starts as the image does.
+    # The jobmanager writes it at start, placeholders filled in, then starts as the image does.
     script = " ".join(jobmanager["entrypoint"])
-    assert f"/opt/flink/sql/bronze_ingest.sql > {path}" in script and "umask 077" in script
+    assert f"render-job.sh /opt/flink/sql/bronze_ingest.sql > {path}" in script and "umask 077" in script
     assert script.rstrip().endswith("exec /docker-entrypoint.sh jobmanager")
     assert jobmanager["environment"]["PULSAR_AUTH_TOKEN"]
     assert "@PULSAR_AUTH_TOKEN@" in (REPO_ROOT / "infrastructure/flink/bronze_ingest.sql").read_text()
