@@ -549,8 +549,7 @@ class EmbeddedStack:
             env = self.flink.process_env(self._flink_process_env(), self.root / "logs")
             pid, created, log = self._spawn("flink-jobmanager", argv, env, self.flink.data_dir)
             jobmanager = ServiceRecord("flink-jobmanager", pid, created, ports, log)
-            records["flink-jobmanager"] = jobmanager
-            messages.append(f"flink jobmanager started (pid {pid}, {self._flink_url(records)})")
+            messages.append(f"flink jobmanager started (pid {pid}, http://127.0.0.1:{ports['rest']})")
         records["flink-jobmanager"] = jobmanager
         taskmanager = records.get("flink-taskmanager") or ServiceRecord("flink-taskmanager")
         if taskmanager.process():
