@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retail_assets.errors import SetupError
+from retail_assets.secrets_cli import write_private
 
 PORT_NAMES = ("rest", "rpc", "blob")
 JOB_NAME = "rva-bronze-ingest"
@@ -160,17 +161,15 @@ class FlinkCluster:
             raise FlinkError(f"the Flink job {template} is missing (the local Flink runs from a checkout)")
         env = {**os.environ, **job_env, "FLINK_CONF_DIR": str(self.conf_dir)}
         rendered = self.data_dir / "bronze_ingest.rendered.sql"
-        fd = os.open(rendered, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            with os.fdopen(fd, "w") as out:
-                subprocess.run(
-                    ["bash", str(INFRASTRUCTURE / "render-job.sh"), str(template)],
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                    check=True,
-                )
+            job = subprocess.run(
+                ["bash", str(INFRASTRUCTURE / "render-job.sh"), str(template)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            write_private(rendered, job.stdout)  # it holds the pipeline's token
             result = subprocess.run(
                 [str(flink_home() / "bin" / "sql-client.sh"), "-f", str(rendered)],
                 env={**env, "FLINK_LOG_DIR": str(self.data_dir / "tmp")},

@@ -24,6 +24,7 @@ from pyiceberg.types import (
     TimestamptzType,
 )
 
+from retail_assets.secrets_cli import write_private
 from retail_assets.stack import EmbeddedStack
 from retail_assets.stack.flink_cluster import flink_home
 
@@ -57,9 +58,7 @@ def read_with_java(
             f"'format' = 'json', 'json.timestamp-format.standard' = 'ISO-8601') AS SELECT * FROM {identifier} /*+ OPTIONS('snapshot-id'='{snapshot_id}') */;"
         )
     script = out / "read.sql"
-    fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds a credential
-    with os.fdopen(fd, "w") as handle:
-        handle.write("\n".join(statements) + "\n")
+    write_private(script, "\n".join(statements) + "\n")  # it holds the REST catalog's credential
     result = subprocess.run(
         [str(flink_home() / "bin" / "sql-client.sh"), "-f", str(script)],
         env={**os.environ, **env, "FLINK_CONF_DIR": str(stack.flink.conf_dir), "FLINK_LOG_DIR": str(out)},
